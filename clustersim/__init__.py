@@ -1,0 +1,3 @@
+"""clustersim: a discrete-event capacity-planning simulator for large GPU training clusters."""
+
+__version__ = "0.1.0"
