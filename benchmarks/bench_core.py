@@ -1,0 +1,118 @@
+"""Time the core engine: 500 x 8 GPUs, ~80% offered load, sizes 1..1,024 GPUs skewed small.
+
+Prints jobs/s, events/s, wall time and peak memory per policy and job count. Each case runs
+in a fresh subprocess so peak memory (ru_maxrss) is that case's alone; the baseline is the
+same process after imports and before the run.
+
+    python benchmarks/bench_core.py                   # fifo and backfill, 200k and 400k jobs
+    python benchmarks/bench_core.py --jobs 50000 --policies fifo
+    python benchmarks/bench_core.py --failures        # the same with the default failure model
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+
+SIZES = {1: 0.548, 2: 0.08, 4: 0.08, 8: 0.22, 16: 0.025, 32: 0.02, 64: 0.012, 128: 0.007, 256: 0.004, 512: 0.0025, 1024: 0.0015}
+MEDIAN_S, P90_S = 600.0, 3 * 3600.0
+GPUS = 4000
+LOAD = 0.8
+
+
+def scenario_dict(jobs: int, policy: str, failures: bool) -> dict:
+    z90 = 1.2815515655446004
+    sigma = math.log(P90_S / MEDIAN_S) / z90
+    mean_d = MEDIAN_S * math.exp(sigma**2 / 2)
+    mean_g = sum(k * p for k, p in SIZES.items())
+    rate_per_s = LOAD * GPUS / (mean_g * mean_d)
+    horizon = jobs / rate_per_s
+    data = {
+        "name": "bench",
+        "horizon": horizon,
+        "cluster": {"nodes": 500, "gpus_per_node": 8},
+        "scheduler": {"policy": policy},
+        "workload": {
+            "classes": [
+                {
+                    "name": "mix",
+                    "arrival_rate_per_h": rate_per_s * 3600,
+                    "gpus": SIZES,
+                    "duration": {"kind": "lognormal", "median": MEDIAN_S, "p90": P90_S},
+                }
+            ]
+        },
+    }
+    if failures:
+        data["failures"] = {}
+    return data
+
+
+def one_case(jobs: int, policy: str, failures: bool) -> dict:
+    import resource
+    import time
+
+    from clustersim.config import scenario_from_dict
+    from clustersim.rng import Streams
+    from clustersim.sim import Engine
+
+    scenario = scenario_from_dict(scenario_dict(jobs, policy, failures))
+    base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    engine = Engine(scenario, Streams(0))
+    engine.run()
+    t1 = time.perf_counter()
+    result = engine.result()
+    t2 = time.perf_counter()
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    submitted = result.summary["jobs"]["submitted"]
+    events = next(engine.env._eid)  # SimPy numbers every scheduled event
+    return {
+        "policy": policy,
+        "failures": failures,
+        "jobs": submitted,
+        "sim_s": t1 - t0,
+        "wall_s": t2 - t0,
+        "jobs_per_s": submitted / (t2 - t0),
+        "events_per_s": events / (t1 - t0),
+        "peak_mb": peak_kb / 1024,
+        "bytes_per_job": (peak_kb - base_kb) * 1024 / submitted,
+        "utilisation": result.summary["gpu_utilisation"],
+        "p90_wait_h": (result.summary["wait_s"]["p90"] or 0) / 3600,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, nargs="*", default=[200_000, 400_000])
+    parser.add_argument("--policies", nargs="*", default=["fifo", "backfill"])
+    parser.add_argument("--failures", action="store_true", help="turn on the default failure model")
+    parser.add_argument("--case", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.case:
+        jobs, policy, failures = args.case.split(":")
+        print(json.dumps(one_case(int(jobs), policy, failures == "1")))
+        return
+    rows = []
+    print(f"{'policy':9} {'fail':>4} {'jobs':>8} {'wall s':>7} {'jobs/s':>8} {'events/s':>9} {'peak MB':>8} {'B/job':>6} {'util':>5} {'p90 wait h':>10}")
+    for policy in args.policies:
+        for jobs in args.jobs:
+            out = subprocess.run(
+                [sys.executable, __file__, "--case", f"{jobs}:{policy}:{int(args.failures)}"],
+                check=True, capture_output=True, text=True,
+            )
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            rows.append(r)
+            print(f"{r['policy']:9} {str(r['failures'])[0]:>4} {r['jobs']:>8} {r['wall_s']:7.2f} {r['jobs_per_s']:8.0f} {r['events_per_s']:9.0f} {r['peak_mb']:8.0f} {r['bytes_per_job']:6.0f} {r['utilisation']:5.2f} {r['p90_wait_h']:10.2f}")
+    for policy in args.policies:
+        times = {r["jobs"]: r["wall_s"] for r in rows if r["policy"] == policy}
+        if len(times) == 2:
+            (n1, w1), (n2, w2) = sorted(times.items())
+            print(f"{policy}: {n2 / n1:.1f}x the jobs took {w2 / w1:.2f}x the wall time")
+
+
+if __name__ == "__main__":
+    main()

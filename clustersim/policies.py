@@ -1,0 +1,246 @@
+"""Scheduling policies: the order of the queue, and where a job goes.
+
+Policies are small classes behind two protocols. They see the queue, the cluster and the
+clock as plain objects; they never see SimPy or a random generator, so a policy is a pure
+function of the state it is shown. They are chosen in the scenario by ``kind`` (see
+``config.PolicyConfig`` and ``config.PlacementConfig``: the union is the registry).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from clustersim.cluster import Cluster
+from clustersim.model import Job
+from clustersim.queue import JobQueue
+
+StartFn = Callable[[Job, tuple[int, ...]], None]
+INF = float("inf")
+
+
+class PlacementPolicy(Protocol):
+    def order(self, gpus: int) -> Sequence[int]:
+        """Free-GPU buckets to try, in order, for a single-node job of ``gpus`` GPUs."""
+
+
+class QueuePolicy(Protocol):
+    def key(self, job: Job) -> tuple:
+        """Sort key of the wait queue (smaller runs first)."""
+
+    def schedule(
+        self,
+        queue: JobQueue,
+        cluster: Cluster,
+        placement: PlacementPolicy,
+        now: float,
+        start: StartFn,
+        new: list[Job] | None,
+    ) -> None:
+        """Start what may start now. ``start(job, nodes)`` starts a job the policy has popped
+        from the queue. ``new`` lists jobs queued since the last pass when nothing else
+        changed (capacity is the same), or is None after any change in capacity."""
+
+    def invalidate(self) -> None:
+        """Forget cached plans: running jobs ended or nodes changed other than expected."""
+
+
+# --------------------------------------------------------------------------------- placement
+
+
+class _BucketOrder:
+    def __init__(self) -> None:
+        self._cache: dict[int, tuple[int, ...]] = {}
+        self.gpus_per_node = 0
+
+    def bind(self, gpus_per_node: int) -> None:
+        self.gpus_per_node = gpus_per_node
+        self._cache = {g: self._make(g, gpus_per_node) for g in range(1, gpus_per_node + 1)}
+
+    def order(self, gpus: int) -> Sequence[int]:
+        return self._cache.get(gpus, ())
+
+    def _make(self, gpus: int, per_node: int) -> tuple[int, ...]:
+        raise NotImplementedError
+
+
+class Pack(_BucketOrder):
+    """Best fit: the node with the fewest free GPUs that still holds the job, so that whole
+    nodes stay free for large gang jobs."""
+
+    def _make(self, gpus: int, per_node: int) -> tuple[int, ...]:
+        return tuple(range(gpus, per_node + 1))
+
+
+class Spread(_BucketOrder):
+    """Worst fit: the node with the most free GPUs (spreads load, fragments more)."""
+
+    def _make(self, gpus: int, per_node: int) -> tuple[int, ...]:
+        return tuple(range(per_node, gpus - 1, -1))
+
+
+# --------------------------------------------------------------------------------- queue order
+
+
+def _start_heads(queue: JobQueue, cluster: Cluster, placement: PlacementPolicy, start: StartFn) -> bool:
+    """Start jobs from the head of the queue while they fit; True if any started."""
+    jobs = queue.jobs
+    started = False
+    while jobs:
+        job = jobs[0]
+        nodes = cluster.find(job.spec.num_gpus, placement.order(job.spec.num_gpus))
+        if nodes is None:
+            break
+        queue.pop(0)
+        start(job, nodes)
+        started = True
+    return started
+
+
+class Fifo:
+    """First come, first served, strictly: if the oldest job does not fit, nothing starts."""
+
+    def key(self, job: Job) -> tuple:
+        return (job.seq,)
+
+    def schedule(self, queue, cluster, placement, now, start, new) -> None:
+        _start_heads(queue, cluster, placement, start)
+
+    def invalidate(self) -> None:
+        pass
+
+
+class ShortestFirst:
+    """Shortest job first by (known) duration, strictly: the shortest waiting job blocks."""
+
+    def key(self, job: Job) -> tuple:
+        return (job.spec.duration_s, job.seq)
+
+    def schedule(self, queue, cluster, placement, now, start, new) -> None:
+        _start_heads(queue, cluster, placement, start)
+
+    def invalidate(self) -> None:
+        pass
+
+
+class EasyBackfill:
+    """EASY backfilling (Lifka 1995) over arrival order.
+
+    The head of the queue gets a reservation: the earliest time ``T`` and the nodes ``R`` on
+    which it can start if running jobs end when expected. A later job may start now if it
+    fits and either avoids ``R`` or ends by ``T``, so it never delays the head. Run-time
+    estimates are the jobs' true durations (an optimistic bound on real EASY, whose users
+    over-estimate). At most ``depth`` jobs behind the head are considered per pass.
+    """
+
+    def __init__(self, depth: int = 100):
+        self.depth = depth
+        self._res_for: Job | None = None
+        self._res_version = -1
+        self._res: tuple[float, frozenset[int]] = (INF, frozenset())
+        self._last_head: Job | None = None
+
+    def key(self, job: Job) -> tuple:
+        return (job.seq,)
+
+    def invalidate(self) -> None:
+        self._res_for = None
+
+    def reservation(self, head: Job, cluster: Cluster, now: float) -> tuple[float, frozenset[int]]:
+        if self._res_for is head and self._res_version == cluster.version and self._res[0] >= now:
+            return self._res
+        self._res = shadow(head.spec.num_gpus, cluster, now)
+        self._res_for = head
+        self._res_version = cluster.version
+        return self._res
+
+    def schedule(self, queue, cluster, placement, now, start, new) -> None:
+        changed = _start_heads(queue, cluster, placement, start) or new is None
+        jobs = queue.jobs
+        if len(jobs) < 2 or cluster.free_gpus == 0:
+            return
+        head = jobs[0]
+        if head is not self._last_head:
+            changed = True
+            self._last_head = head
+        shadow_t, reserved = self.reservation(head, cluster, now)
+        last = min(len(jobs) - 1, self.depth)
+        if changed:
+            candidates = range(1, last + 1)
+        else:
+            # Capacity is unchanged since the last full pass, so only new arrivals can start.
+            candidates = sorted({i for i in (queue.index(j) for j in new) if 1 <= i <= last})
+        min_fail_any = INF  # smallest size that fits nowhere: larger ones cannot fit either
+        min_fail_out = INF  # smallest size that fits nowhere outside the reservation
+        started: list[int] = []
+        for i in candidates:
+            if cluster.free_gpus == 0:
+                break
+            job = jobs[i]
+            g = job.spec.num_gpus
+            if g >= min_fail_any:
+                continue
+            ends_in_time = now + job.spec.duration_s <= shadow_t
+            if g >= min_fail_out and not ends_in_time:
+                continue
+            order = placement.order(g)
+            nodes = cluster.find(g, order, reserved) if g < min_fail_out else None
+            if nodes is None:
+                min_fail_out = min(min_fail_out, g)
+                if not ends_in_time:
+                    continue
+                nodes = cluster.find(g, order)
+                if nodes is None:
+                    min_fail_any = g
+                    continue
+            start(job, nodes)
+            started.append(i)
+        if started:
+            queue.remove_indices(started)
+
+
+def shadow(gpus: int, cluster: Cluster, now: float) -> tuple[float, frozenset[int]]:
+    """Earliest time a job of ``gpus`` GPUs could start if running jobs end as expected and
+    nothing else starts, and the nodes it would start on. Walks running jobs in order of
+    expected end (a copy of the cluster's end-time heap) and stops as soon as it knows."""
+    per = cluster.gpus_per_node
+    free, up, jobs_on = cluster.free, cluster.up, cluster.jobs_on
+    heap = list(cluster.end_heap)
+    if gpus <= per:
+        gained: dict[int, int] = {}
+        while heap:
+            end, _seq, token, job = heapq.heappop(heap)
+            if job.token != token or not job.nodes:
+                continue
+            take = cluster.per_node(job.spec.num_gpus)
+            for node in job.nodes:
+                if not up[node]:
+                    continue
+                have = gained.get(node, free[node]) + take
+                gained[node] = have
+                if have >= gpus:
+                    return (max(end, now), frozenset((node,)))
+        return (INF, frozenset())
+    need = gpus // per
+    ready = list(cluster.buckets[per])
+    if len(ready) >= need:
+        return (now, frozenset(ready[:need]))
+    left: dict[int, int] = {}
+    while heap:
+        end, _seq, token, job = heapq.heappop(heap)
+        if job.token != token or not job.nodes:
+            continue
+        for node in job.nodes:
+            if not up[node]:
+                continue
+            n = left.get(node)
+            if n is None:
+                n = len(jobs_on[node])
+            n -= 1
+            left[node] = n
+            if n == 0:
+                ready.append(node)
+                if len(ready) == need:
+                    return (max(end, now), frozenset(ready))
+    return (INF, frozenset())
