@@ -24,7 +24,10 @@ class Cluster:
             raise ValueError("a cluster needs at least one node and one GPU per node")
         self.gpus_per_node = gpus_per_node
         self.free: list[int] = []  # free GPUs per node (0 for nodes not in service)
-        self.up: list[bool] = []  # in service and schedulable
+        self.up: list[bool] = []  # in service (schedulable unless a spare)
+        self.spare: list[bool] = []  # held back as a hot spare
+        self.spares_free: dict[int, None] = {}  # idle spares, in service
+        self.spare_target = 0
         self.jobs_on: list[dict[Job, None]] = []  # running jobs per node (ordered set)
         self.buckets: list[dict[int, None]] = [{} for _ in range(gpus_per_node + 1)]
         self.up_nodes = 0
@@ -59,7 +62,7 @@ class Cluster:
     def shape_problem(self, gpus: int, max_nodes: int | None = None) -> str | None:
         """Why a job of this size can never run on this cluster, or None if it can."""
         g = self.gpus_per_node
-        nodes = self.node_count if max_nodes is None else max_nodes
+        nodes = self.schedulable_nodes() if max_nodes is None else max_nodes
         if gpus < 1:
             return "needs at least 1 GPU"
         if gpus > g and gpus % g:
@@ -151,11 +154,41 @@ class Cluster:
         for node in ids:
             self.free.append(g)
             self.up.append(True)
+            self.spare.append(False)
             self.jobs_on.append({})
             self.buckets[g][node] = None
         self.up_nodes += count
         self.version += 1
         return ids
+
+    def hold_spares(self, count: int) -> None:
+        """Hold ``count`` idle nodes back as hot spares (taken from the highest ids)."""
+        self.spare_target = count
+        for node in range(len(self.free) - 1, -1, -1):
+            if len(self.spares_free) >= count:
+                break
+            if self.up[node] and self.free[node] == self.gpus_per_node and not self.spare[node]:
+                del self.buckets[self.gpus_per_node][node]
+                self.spare[node] = True
+                self.spares_free[node] = None
+
+    def take_spares(self, count: int) -> list[int] | None:
+        """Turn ``count`` idle spares into ordinary free nodes (for a job that lost nodes)."""
+        if count > len(self.spares_free):
+            return None
+        taken = []
+        for _ in range(count):
+            node = next(iter(self.spares_free))
+            del self.spares_free[node]
+            self.spare[node] = False
+            self.buckets[self.gpus_per_node][node] = None
+            taken.append(node)
+        self.version += 1
+        return taken
+
+    def schedulable_nodes(self) -> int:
+        """Nodes a job may ever use: every node but the spare pool."""
+        return self.node_count - self.spare_target
 
     def take_down(self, node: int) -> list[Job]:
         """Remove a node from service. Returns the jobs running on it (the caller must
@@ -164,7 +197,11 @@ class Cluster:
             return []
         victims = list(self.jobs_on[node])
         busy_here = self.gpus_per_node - self.free[node]
-        del self.buckets[self.free[node]][node]
+        if self.spare[node]:
+            self.spare[node] = False
+            self.spares_free.pop(node, None)
+        else:
+            del self.buckets[self.free[node]][node]
         self.up[node] = False
         self.free[node] = 0
         self.up_nodes -= 1
@@ -173,13 +210,18 @@ class Cluster:
         return victims
 
     def bring_up(self, node: int) -> None:
+        """Return a repaired node to service: to the spare pool if it is short, else to work."""
         if self.up[node]:
             return
         if self.jobs_on[node]:
             raise RuntimeError(f"node {node} returns to service with jobs still on it")
         self.up[node] = True
         self.free[node] = self.gpus_per_node
-        self.buckets[self.gpus_per_node][node] = None
+        if len(self.spares_free) < self.spare_target:
+            self.spare[node] = True
+            self.spares_free[node] = None
+        else:
+            self.buckets[self.gpus_per_node][node] = None
         self.up_nodes += 1
         self.version += 1
 
@@ -208,9 +250,12 @@ class Cluster:
             used = sum(self.per_node(j.spec.num_gpus) for j in self.jobs_on[node])
             if self.up[node]:
                 assert f + used == g, (node, f, used)
-                assert node in self.buckets[f]
+                if self.spare[node]:
+                    assert node in self.spares_free and used == 0
+                else:
+                    assert node in self.buckets[f]
                 busy += used
             else:
                 assert f == 0 and not self.jobs_on[node]
         assert busy == self.busy_gpus, (busy, self.busy_gpus)
-        assert sum(len(b) for b in self.buckets) == self.up_nodes
+        assert sum(len(b) for b in self.buckets) + len(self.spares_free) == self.up_nodes

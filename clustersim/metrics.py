@@ -14,7 +14,15 @@ from array import array
 
 import numpy as np
 
-TIMESERIES_COLUMNS = ("t_s", "busy_gpus", "up_gpus", "running_jobs", "queued_jobs", "queued_gpus")
+TIMESERIES_COLUMNS = (
+    "t_s",
+    "busy_gpus",
+    "up_gpus",
+    "running_jobs",
+    "queued_jobs",
+    "queued_gpus",
+    "down_nodes",
+)
 JOB_COLUMNS = (
     "job_id",
     "job_class",
@@ -26,6 +34,12 @@ JOB_COLUMNS = (
     "duration_s",
     "state",
     "reason",
+    "restarts",
+    "work_done_s",
+    "lost_s",
+    "overhead_s",
+    "lost_gpu_s",
+    "overhead_gpu_s",
 )
 STATES = ("finished", "running", "queued", "rejected")
 
@@ -33,7 +47,7 @@ STATES = ("finished", "running", "queued", "rejected")
 class Recorder:
     """The cluster's levels over time, one row per change, same-time changes coalesced."""
 
-    __slots__ = ("t", "busy", "up", "running", "queued", "queued_gpus", "_last")
+    __slots__ = ("t", "busy", "up", "running", "queued", "queued_gpus", "down", "_last", "_prev")
 
     def __init__(self) -> None:
         self.t = array("d")
@@ -42,39 +56,42 @@ class Recorder:
         self.running = array("q")
         self.queued = array("q")
         self.queued_gpus = array("q")
-        self._last = None
+        self.down = array("q")
+        self._last = None  # values of the last row
+        self._prev = None  # values of the row before it
 
-    def level(self, t: float, busy: int, up: int, running: int, queued: int, queued_gpus: int) -> None:
-        row = (busy, up, running, queued, queued_gpus)
+    def level(
+        self, t: float, busy: int, up: int, running: int, queued: int, queued_gpus: int, down: int = 0
+    ) -> None:
+        row = (busy, up, running, queued, queued_gpus, down)
         last = self._last
         if row == last:
             return
+        cols = (self.busy, self.up, self.running, self.queued, self.queued_gpus, self.down)
         if last is not None and self.t[-1] == t:
-            if len(self.t) >= 2 and row == (
-                self.busy[-2], self.up[-2], self.running[-2], self.queued[-2], self.queued_gpus[-2]
-            ):
+            if row == self._prev:
                 # the same-time change undid itself: drop the row
-                for col in (self.t, self.busy, self.up, self.running, self.queued, self.queued_gpus):
+                self.t.pop()
+                for col in cols:
                     col.pop()
-            else:
-                self.busy[-1] = busy
-                self.up[-1] = up
-                self.running[-1] = running
-                self.queued[-1] = queued
-                self.queued_gpus[-1] = queued_gpus
+                self._last = self._prev
+                self._prev = (
+                    tuple(col[-2] for col in cols) if len(self.t) >= 2 else None
+                )
+                return
+            for col, value in zip(cols, row, strict=True):
+                col[-1] = value
         else:
             self.t.append(t)
-            self.busy.append(busy)
-            self.up.append(up)
-            self.running.append(running)
-            self.queued.append(queued)
-            self.queued_gpus.append(queued_gpus)
+            for col, value in zip(cols, row, strict=True):
+                col.append(value)
+            self._prev = last
         self._last = row
 
     def frame(self):
         import pandas as pd
 
-        cols = (self.t, self.busy, self.up, self.running, self.queued, self.queued_gpus)
+        cols = (self.t, self.busy, self.up, self.running, self.queued, self.queued_gpus, self.down)
         return pd.DataFrame(
             {
                 name: np.frombuffer(col, dtype=float if col.typecode == "d" else np.int64).copy()
@@ -97,6 +114,12 @@ class JobLog:
         self.state = array("b")
         self.cls = array("l")
         self.reason = array("l")
+        self.restarts = array("l")
+        self.work = array("d")
+        self.lost = array("d")
+        self.overhead = array("d")
+        self.lost_gpu = array("d")
+        self.overhead_gpu = array("d")
         self.ids: dict[int, str] = {}  # seq -> job id, only for jobs that carry their own
         self._classes: dict[str, int] = {}
         self._reasons: dict[str, int] = {"": 0}
@@ -112,6 +135,12 @@ class JobLog:
         self.state.append(STATES.index(state))
         self.cls.append(self._classes.setdefault(spec.job_class, len(self._classes)))
         self.reason.append(self._reasons.setdefault(job.reason, len(self._reasons)))
+        self.restarts.append(job.restarts)
+        self.work.append(spec.duration_s - job.remaining_s)
+        self.lost.append(job.lost_s)
+        self.overhead.append(job.overhead_s)
+        self.lost_gpu.append(job.lost_gpu_s)
+        self.overhead_gpu.append(job.overhead_gpu_s)
         if spec.job_id is not None:
             self.ids[job.seq] = spec.job_id
 
@@ -145,6 +174,12 @@ class JobLog:
                 "duration_s": col(self.duration, float),
                 "state": pd.Categorical.from_codes(col(self.state, np.int8), list(STATES)),
                 "reason": pd.Categorical.from_codes(col(self.reason, np.int_), list(self._reasons)),
+                "restarts": col(self.restarts, np.int_).astype(np.int64),
+                "work_done_s": col(self.work, float),
+                "lost_s": col(self.lost, float),
+                "overhead_s": col(self.overhead, float),
+                "lost_gpu_s": col(self.lost_gpu, float),
+                "overhead_gpu_s": col(self.overhead_gpu, float),
             }
         )
 
@@ -228,6 +263,52 @@ def summarize(jobs, timeseries, *, scenario: str, seed: int, horizon: float, war
             "jct_s": _stats(jct[mine & finished], JCT_KEYS),
         }
     return _clean(summary)
+
+
+def summarize_failures(jobs, timeseries, events, *, horizon: float, warmup: float, spare_swaps: int) -> dict:
+    """Failure and goodput numbers, from the jobs table, timeseries and events alone.
+
+    GPU-second accounting is over the whole run [0, horizon]: busy = useful + lost +
+    overhead, where useful is work done (kept), lost is work since the last checkpoint plus
+    time hung before detection, overhead is checkpoint writing and restarts.
+    """
+    t = timeseries["t_s"].to_numpy(float)
+    busy = step_integral(t, timeseries["busy_gpus"].to_numpy(float), 0.0, horizon)
+    gpus = jobs["num_gpus"].to_numpy(float)
+    useful = float(np.sum(jobs["work_done_s"].to_numpy(float) * gpus))
+    lost = float(jobs["lost_gpu_s"].sum())
+    overhead = float(jobs["overhead_gpu_s"].sum())
+    kind = events["kind"].to_numpy(object) if len(events) else np.array([], dtype=object)
+    finished = (jobs["state"] == "finished").to_numpy(bool) & (jobs["submit_s"].to_numpy(float) >= warmup)
+    wall = (jobs["end_s"] - jobs["start_s"]).to_numpy(float)
+    work = jobs["duration_s"].to_numpy(float)
+
+    def ettr(mask) -> float | None:
+        denom = float(np.sum(wall[mask] * gpus[mask]))
+        return float(np.sum(work[mask] * gpus[mask])) / denom if denom > 0 else None
+
+    classes = sorted(str(c) for c in jobs["job_class"].unique().tolist())
+    job_class = jobs["job_class"]
+    return _clean(
+        {
+            "failures": int(np.sum(kind == "failure")),
+            "job_failures": int(np.sum(kind == "job_failure")),
+            "job_interruptions": int(jobs["restarts"].sum()),
+            "spare_swaps": int(spare_swaps),
+            "nodes_pulled": int(np.sum(kind == "pulled")),
+            "lost_gpu_hours": lost / 3600.0,
+            "overhead_gpu_hours": overhead / 3600.0,
+            "useful_gpu_hours": useful / 3600.0,
+            "busy_gpu_hours": busy / 3600.0,
+            "goodput": useful / busy if busy > 0 else None,
+            "ettr": {
+                "overall": ettr(finished),
+                "by_class": {c: ettr(finished & (job_class == c).to_numpy(bool)) for c in classes},
+            },
+            "mean_nodes_down": step_integral(t, timeseries["down_nodes"].to_numpy(float), warmup, horizon)
+            / (horizon - warmup),
+        }
+    )
 
 
 def _clean(value):

@@ -37,18 +37,50 @@ class Job:
         "expected_end_s",
         "token",
         "reason",
+        "prio",
+        "remaining_s",
+        "plan",
+        "seg_start_s",
+        "seg_restart",
+        "restarts",
+        "lost_s",
+        "overhead_s",
+        "lost_gpu_s",
+        "overhead_gpu_s",
+        "hung_since",
+        "hang_mark",
+        "hang_gpus",
     )
 
     def __init__(self, spec: JobSpec, seq: int):
         self.spec = spec
         self.seq = seq  # submission order: ties in the queue are broken by it
         self.state = QUEUED
-        self.start_s = float("nan")
+        self.start_s = float("nan")  # first start
         self.end_s = float("nan")
         self.nodes: tuple[int, ...] = ()
         self.expected_end_s = float("inf")
         self.token = 0  # bumped whenever a scheduled completion becomes stale
         self.reason = ""
+        self.prio = 0  # queue priority before the policy key (-1: requeued to the front)
+        self.remaining_s = spec.duration_s  # work still to do at full speed
+        self.plan = None  # checkpoint.Plan when failures are modelled
+        self.seg_start_s = 0.0  # start of the current run segment
+        self.seg_restart = False  # the current segment begins with a restart cost
+        self.restarts = 0
+        self.lost_s = 0.0  # wall seconds of lost work (since the last checkpoint, and hangs)
+        self.overhead_s = 0.0  # wall seconds writing checkpoints and restarting
+        self.lost_gpu_s = 0.0
+        self.overhead_gpu_s = 0.0
+        self.hung_since = float("nan")  # a failure stopped progress; not yet detected
+        self.hang_mark = 0.0
+        self.hang_gpus = 0
+
+    def run_estimate(self) -> float:
+        """Wall time this job needs if it (re)starts now and nothing interrupts it."""
+        if self.plan is None:
+            return self.remaining_s
+        return self.plan.segment_wall(self.remaining_s, self.restarts > 0)
 
     @property
     def num_gpus(self) -> int:

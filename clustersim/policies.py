@@ -102,7 +102,7 @@ class Fifo:
     """First come, first served, strictly: if the oldest job does not fit, nothing starts."""
 
     def key(self, job: Job) -> tuple:
-        return (job.seq,)
+        return (job.prio, job.seq)
 
     def schedule(self, queue, cluster, placement, now, start, new) -> None:
         _start_heads(queue, cluster, placement, start)
@@ -115,7 +115,7 @@ class ShortestFirst:
     """Shortest job first by (known) duration, strictly: the shortest waiting job blocks."""
 
     def key(self, job: Job) -> tuple:
-        return (job.spec.duration_s, job.seq)
+        return (job.prio, job.spec.duration_s, job.seq)
 
     def schedule(self, queue, cluster, placement, now, start, new) -> None:
         _start_heads(queue, cluster, placement, start)
@@ -142,7 +142,7 @@ class EasyBackfill:
         self._last_head: Job | None = None
 
     def key(self, job: Job) -> tuple:
-        return (job.seq,)
+        return (job.prio, job.seq)
 
     def invalidate(self) -> None:
         self._res_for = None
@@ -181,7 +181,7 @@ class EasyBackfill:
             g = job.spec.num_gpus
             if g >= min_fail_any:
                 continue
-            ends_in_time = now + job.spec.duration_s <= shadow_t
+            ends_in_time = now + job.run_estimate() <= shadow_t
             if g >= min_fail_out and not ends_in_time:
                 continue
             order = placement.order(g)

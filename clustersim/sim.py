@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import simpy
 
 from clustersim import metrics
+from clustersim.checkpoint import split
 from clustersim.cluster import Cluster
 from clustersim.config import Scenario
 from clustersim.model import FINISHED, QUEUED, REJECTED, RUNNING, Job, JobSpec
@@ -53,6 +54,14 @@ class Engine:
         self.log = metrics.JobLog()
         self.recorder = metrics.Recorder()
         self._shape: dict[int, str | None] = {}
+        self.failures = None
+        self._checkpoints = {}
+        if scenario.failures is not None:
+            from clustersim.failures import Failures
+
+            self.failures = Failures(self, scenario.failures, streams)
+            for cls in scenario.workload.classes or ():
+                self._checkpoints[cls.name] = cls.checkpoint
         specs = scenario_jobs(scenario, streams) if specs is None else specs
         self._specs = iter(specs)
         self._next_spec: JobSpec | None = None
@@ -74,17 +83,57 @@ class Engine:
         import pandas as pd
 
         s = self.scenario
+        now = self.env.now
         for job in self.running:
+            if job.plan is None:
+                job.remaining_s -= now - job.seg_start_s
+            else:
+                self._close_segment(job, now)
             self.log.add(job, RUNNING)
         for job in self.queue.jobs:
             self.log.add(job, QUEUED)
         jobs = self.log.frame()
         ts = self.recorder.frame()
-        events = pd.DataFrame({"t_s": pd.Series(dtype=float), "kind": pd.Series(dtype=str)})
+        if self.failures is not None:
+            events = self.failures.events_frame()
+        else:
+            events = pd.DataFrame(
+                {
+                    "t_s": pd.Series(dtype=float),
+                    "kind": pd.Series(dtype=str),
+                    "node_id": pd.Series(dtype="int64"),
+                    "cause": pd.Series(dtype=str),
+                    "repair_class": pd.Series(dtype=str),
+                    "down_s": pd.Series(dtype=float),
+                    "jobs_hit": pd.Series(dtype="int64"),
+                }
+            )
         summary = metrics.summarize(
             jobs, ts, scenario=s.name, seed=self.streams.seed, horizon=s.horizon, warmup=s.warmup
         )
+        if self.failures is not None:
+            summary.update(
+                metrics.summarize_failures(
+                    jobs, ts, events, horizon=s.horizon, warmup=s.warmup,
+                    spare_swaps=self.failures.spare_swaps,
+                )
+            )
         return RunResult(s, self.streams.seed, jobs, ts, events, summary)
+
+    def _close_segment(self, job: Job, now: float) -> None:
+        """Account a job still running (or hung) at the horizon: progress so far counts as
+        useful, a hang so far as lost."""
+        if job.plan is None:
+            return
+        if job.hung_since == job.hung_since:
+            job.lost_gpu_s += (now - job.hang_mark) * job.hang_gpus
+            job.lost_s += now - job.hung_since
+            return
+        part = split(job.plan, now - job.seg_start_s, job.seg_restart)
+        g = job.spec.num_gpus
+        job.overhead_s += part.restart + part.checkpoint
+        job.overhead_gpu_s += (part.restart + part.checkpoint) * g
+        job.remaining_s -= part.saved + part.unsaved  # progress so far counts as work done
 
     # ------------------------------------------------------------------------------- arrivals
 
@@ -125,6 +174,8 @@ class Engine:
             job.reason = problem
             self.log.add(job, REJECTED)
             return job
+        if self.failures is not None:
+            job.plan = self.failures.plan_for(job, self._checkpoints.get(spec.job_class))
         self.queue.push(job)
         self.policy.schedule(self.queue, self.cluster, self.placement, self.env.now, self._start, [job])
         self._record()
@@ -138,28 +189,102 @@ class Engine:
         if job.start_s != job.start_s:  # NaN: first start
             job.start_s = now
         job.token += 1
-        duration = job.spec.duration_s
-        job.expected_end_s = now + duration
+        wall = job.run_estimate()
+        job.seg_start_s = now
+        job.seg_restart = job.restarts > 0
+        job.expected_end_s = now + wall
         self.cluster.allocate(job, nodes)
         self.running[job] = None
-        self.env.timeout(duration, value=(job, job.token)).callbacks.append(self._finish)
+        self.env.timeout(wall, value=(job, job.token)).callbacks.append(self._finish)
+        if self.failures is not None:
+            self.failures.arm_job(job, wall)
 
     def _finish(self, event) -> None:
         job, token = event._value
         if job.token != token:
             return  # interrupted since: this completion is stale
+        now = self.env.now
+        if job.plan is not None:
+            extra = (now - job.seg_start_s) - job.remaining_s  # restart + checkpoints
+            job.overhead_s += extra
+            job.overhead_gpu_s += extra * job.spec.num_gpus
+        job.remaining_s = 0.0
         self.cluster.release(job)
         del self.running[job]
         job.state = FINISHED
-        job.end_s = self.env.now
+        job.end_s = now
         self.log.add(job, FINISHED)
+        self.policy.schedule(self.queue, self.cluster, self.placement, now, self._start, None)
+        self._record()
+
+    # ------------------------------------------------------------------------------- failures
+
+    def hang(self, job: Job, now: float) -> None:
+        """A failure stopped ``job``'s progress at ``now`` (its node may be down already)."""
+        per = self.cluster.per_node(job.spec.num_gpus)
+        up_gpus = per * sum(1 for n in job.nodes if self.cluster.up[n])
+        if job.hung_since == job.hung_since:  # already hung: fewer GPUs held from now on
+            job.lost_gpu_s += (now - job.hang_mark) * job.hang_gpus
+            job.hang_mark = now
+            job.hang_gpus = up_gpus
+            return
+        part = split(job.plan, now - job.seg_start_s, job.seg_restart)
+        g = job.spec.num_gpus
+        overhead = part.restart + part.checkpoint
+        job.overhead_s += overhead
+        job.overhead_gpu_s += overhead * g
+        job.lost_s += part.unsaved
+        job.lost_gpu_s += part.unsaved * g
+        job.remaining_s -= part.saved
+        job.token += 1  # the scheduled completion is void
+        job.hung_since = now
+        job.hang_mark = now
+        job.hang_gpus = up_gpus
+
+    def recover(self, job: Job) -> None:
+        """The failure that hung ``job`` was detected: restart it on a spare or requeue it."""
+        if job.hung_since != job.hung_since:
+            return
+        now = self.env.now
+        job.lost_gpu_s += (now - job.hang_mark) * job.hang_gpus
+        job.lost_s += now - job.hung_since
+        job.hung_since = float("nan")
+        job.hang_gpus = 0
+        job.restarts += 1
+        cluster = self.cluster
+        alive = tuple(n for n in job.nodes if cluster.up[n])
+        lost = len(job.nodes) - len(alive)
+        cluster.release(job)
+        del self.running[job]
+        self.policy.invalidate()
+        spares = cluster.take_spares(lost) if lost else []
+        if spares is not None:
+            if lost:
+                self.failures.spare_swaps += 1
+            self._start(job, alive + tuple(spares))
+        else:
+            job.state = QUEUED
+            if self.scenario.failures.requeue == "front":
+                job.prio = -1
+            self.queue.push(job)
+        self.capacity_changed()
+
+    def capacity_changed(self) -> None:
+        """Nodes or running jobs changed other than as planned: replan and schedule."""
+        self.policy.invalidate()
         self.policy.schedule(self.queue, self.cluster, self.placement, self.env.now, self._start, None)
         self._record()
 
     def _record(self) -> None:
         c = self.cluster
         self.recorder.level(
-            self.env.now, c.busy_gpus, c.up_gpus, len(self.running), len(self.queue), self.queue.gpus
+            self.env.now,
+            c.busy_gpus,
+            c.up_gpus,
+            len(self.running),
+            len(self.queue),
+            self.queue.gpus,
+            c.node_count - c.up_nodes,
         )
 
 

@@ -1,0 +1,213 @@
+"""Node failures, detection and repair, and job-level interruptions (SimPy processes).
+
+Each node in service fails after a time drawn from its own stream (``failures.node.<id>``),
+so adding or removing nodes, or changing the policy, leaves every other node's failure times
+unchanged. A failure takes the node out of service at once; the jobs on it stop making
+progress (they *hang*) until the failure is detected, then lose the work since their last
+checkpoint and either swap in a hot spare or go back to the queue. Repair starts at
+detection; a repaired node returns to service (to the spare pool first, if it is short).
+Job-level interruptions (software, hangs) stop a job without taking a node down; the job
+restarts in place after detection. Hazards (calibration.md section 7a):
+
+- node: ``rate_per_1000_node_days`` per node-day in service, exponential or Weibull
+  time between failures (renewal at repair), x ``early_life.multiplier`` for the first
+  ``early_life.period`` after a node enters service, x ``lemons.multiplier`` for lemons;
+- job: ``job_rate_per_1000_node_days`` per node-day a job runs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from clustersim.checkpoint import Plan, young_interval
+from clustersim.config import CheckpointConfig, FailuresConfig
+from clustersim.rng import Draws, Streams
+
+DAY = 86400.0
+
+
+class Failures:
+    def __init__(self, engine, cfg: FailuresConfig, streams: Streams):
+        self.engine = engine
+        self.env = engine.env
+        self.cluster = engine.cluster
+        self.cfg = cfg
+        self.streams = streams
+        self.node_rate = cfg.rate_per_1000_node_days / 1000.0 / DAY  # per second
+        self.job_rate = cfg.job_rate_per_1000_node_days / 1000.0 / DAY
+        self.detect_mean = cfg.detection.mean()
+        if cfg.life.kind == "weibull":
+            k = cfg.life.shape
+            self._shape = k
+            self._scale = (1.0 / (self.node_rate * math.gamma(1.0 + 1.0 / k))) if self.node_rate > 0 else math.inf
+        else:
+            self._shape = 1.0
+            self._scale = 1.0 / self.node_rate if self.node_rate > 0 else math.inf
+        causes = list(cfg.causes)
+        cause_p = np.array([cfg.causes[c] for c in causes])
+        gen_c = streams("failures.cause")
+        self._cause = Draws(lambda n: gen_c.choice(len(causes), size=n, p=cause_p / cause_p.sum()), 256)
+        self._causes = causes
+        repairs = cfg.repair
+        repair_p = np.array([r.share for r in repairs])
+        gen_r = streams("failures.repair_class")
+        self._repair_class = Draws(lambda n: gen_r.choice(len(repairs), size=n, p=repair_p / repair_p.sum()), 256)
+        self._repair_time = [Draws(r.time.sampler(streams(f"failures.repair.{r.name}")), 256) for r in repairs]
+        self._detect = Draws(cfg.detection.sampler(streams("failures.detection")), 256)
+        gen_j = streams("failures.job")
+        self._job_e = Draws(lambda n: gen_j.exponential(1.0, n), 1024)
+        self._node_e: list[Draws] = []
+        self.node_token: list[int] = []
+        self.node_failures: list[int] = []
+        self.service_start: list[float] = []
+        self.lemon: list[bool] = []
+        self.pulled: list[bool] = []
+        self.events: list[tuple] = []  # (t_s, kind, node_id, cause, repair_class, down_s, jobs_hit)
+        self.failures = 0
+        self.job_failures = 0
+        self.spare_swaps = 0
+        self._gen_lemons = streams("failures.lemons")
+        self.cluster.hold_spares(cfg.spare_nodes)
+        self.add_nodes(range(self.cluster.node_count), mature=True)
+
+    # ------------------------------------------------------------------------------ nodes
+
+    def add_nodes(self, nodes, mature: bool = False) -> None:
+        """Start the failure process of nodes entering service now (mature: no early life)."""
+        now = self.env.now
+        lemons = self.cfg.lemons
+        for node in nodes:
+            while len(self._node_e) <= node:
+                i = len(self._node_e)
+                gen = self.streams(f"failures.node.{i}")
+                self._node_e.append(Draws(lambda n, g=gen: g.exponential(1.0, n), 16))
+                self.node_token.append(0)
+                self.node_failures.append(0)
+                self.service_start.append(-math.inf)
+                self.lemon.append(bool(lemons and self._gen_lemons.random() < lemons.fraction))
+                self.pulled.append(False)
+            self.service_start[node] = -math.inf if mature else now
+            self._arm(node)
+
+    def _hazard_inverse(self, x: float) -> float:
+        """Time at which the base cumulative hazard reaches ``x``."""
+        if self._shape == 1.0:
+            return self._scale * x
+        return self._scale * x ** (1.0 / self._shape)
+
+    def _base_hazard(self, t: float) -> float:
+        return (t / self._scale) ** self._shape
+
+    def _time_to_failure(self, node: int) -> float:
+        x = self._node_e[node].next()
+        if self.lemon[node]:
+            x /= self.cfg.lemons.multiplier
+        early = self.cfg.early_life
+        if early is not None:
+            left = self.service_start[node] + early.period - self.env.now
+            if left > 0:
+                h_left = self._base_hazard(left)
+                if x < early.multiplier * h_left:
+                    return self._hazard_inverse(x / early.multiplier)
+                return self._hazard_inverse(x - early.multiplier * h_left + h_left)
+        return self._hazard_inverse(x)
+
+    def _arm(self, node: int) -> None:
+        if self.node_rate <= 0:
+            return
+        self.node_token[node] += 1
+        event = self.env.timeout(self._time_to_failure(node), value=(node, self.node_token[node]))
+        event.callbacks.append(self._fail)
+
+    def _fail(self, event) -> None:
+        node, token = event._value
+        if token != self.node_token[node] or not self.cluster.up[node]:
+            return
+        now = self.env.now
+        self.failures += 1
+        self.node_failures[node] += 1
+        cause = self._causes[int(self._cause.next())]
+        rc = int(self._repair_class.next())
+        detect = float(self._detect.next())
+        victims = self.cluster.take_down(node)
+        for job in victims:
+            self.engine.hang(job, now)
+        pull = self.cfg.lemons is not None and self.node_failures[node] >= self.cfg.lemons.pull_after
+        repair = math.inf if pull else float(self._repair_time[rc].next())
+        name = self.cfg.repair[rc].name
+        self.events.append((now, "failure", node, cause, "pulled" if pull else name, detect + repair, len(victims)))
+        self.engine.capacity_changed()
+        detected = self.env.timeout(detect, value=(node, victims, [j.token for j in victims], cause, name, detect, repair))
+        detected.callbacks.append(self._detected)
+
+    def _detected(self, event) -> None:
+        node, victims, tokens, cause, name, detect, repair = event._value
+        for job, token in zip(victims, tokens, strict=True):
+            if job.token == token:
+                self.engine.recover(job)
+        if math.isinf(repair):
+            self.pulled[node] = True
+            self.events.append((self.env.now, "pulled", node, cause, "pulled", math.inf, 0))
+            return
+        done = self.env.timeout(repair, value=(node, cause, name, detect + repair))
+        done.callbacks.append(self._repaired)
+
+    def _repaired(self, event) -> None:
+        node, cause, name, down = event._value
+        self.cluster.bring_up(node)
+        self.events.append((self.env.now, "repair", node, cause, name, down, 0))
+        self._arm(node)
+        self.engine.capacity_changed()
+
+    # ------------------------------------------------------------------------------ jobs
+
+    def plan_for(self, job, checkpoint: CheckpointConfig | None) -> Plan:
+        """The job's checkpoint plan; Young's interval uses the job's MTTF on its nodes."""
+        ck = checkpoint or self.cfg.checkpoint
+        if ck.interval == "young":
+            nodes = self.cluster.nodes_needed(job.spec.num_gpus)
+            rate = nodes * (self.node_rate + self.job_rate)
+            interval = young_interval(ck.cost, 1.0 / rate if rate > 0 else math.inf)
+        else:
+            interval = ck.interval
+        return Plan(interval=interval, cost=ck.cost, restart=ck.restart)
+
+    def arm_job(self, job, wall: float) -> None:
+        """Draw the job-level interruption of a segment that would take ``wall`` seconds."""
+        if self.job_rate <= 0:
+            return
+        rate = self.job_rate * len(job.nodes)
+        t = self._job_e.next() / rate
+        if t < wall:
+            event = self.env.timeout(t, value=(job, job.token))
+            event.callbacks.append(self._job_fail)
+
+    def _job_fail(self, event) -> None:
+        job, token = event._value
+        if job.token != token or job.hung_since == job.hung_since:  # stale, or already hung
+            return
+        now = self.env.now
+        self.job_failures += 1
+        detect = float(self._detect.next())
+        self.engine.hang(job, now)
+        self.events.append((now, "job_failure", -1, "software", "", detect, 1))
+        detected = self.env.timeout(detect, value=(job, job.token))
+        detected.callbacks.append(self._job_detected)
+
+    def _job_detected(self, event) -> None:
+        job, token = event._value
+        if job.token == token:
+            self.engine.recover(job)
+
+    # ------------------------------------------------------------------------------ output
+
+    def events_frame(self):
+        import pandas as pd
+
+        cols = ["t_s", "kind", "node_id", "cause", "repair_class", "down_s", "jobs_hit"]
+        frame = pd.DataFrame(self.events, columns=cols)
+        return frame.astype(
+            {"t_s": float, "kind": str, "node_id": "int64", "cause": str, "repair_class": str, "down_s": float, "jobs_hit": "int64"}
+        )
