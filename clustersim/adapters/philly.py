@@ -1,0 +1,224 @@
+"""Microsoft Philly trace (msr-fiddle/philly-traces, ``cluster_job_log``, ATC '19).
+
+Input: a JSON array of job records (the published file), or JSON Lines (one record per
+line).  A record has ``jobid``, ``user``, ``vc``, ``status`` (Pass/Killed/Failed),
+``submitted_time`` and ``attempts``: a list of scheduling attempts, each with ``start_time``,
+``end_time`` and ``detail`` (a list of ``{"ip": machine, "gpus": ["gpu0", ...]}``).  Times are
+``YYYY-MM-DD HH:MM:SS`` wall-clock strings, read as UTC.  Line numbers in ``rejected`` are the
+record's index + 1 for a JSON array and the physical line for JSON Lines.
+
+Mapping (one record = one job; its attempts are folded into it):
+
+==================  ====================================================================
+native column       from
+==================  ====================================================================
+job_id              ``jobid``
+submit_s            ``submitted_time``
+recorded_start_s    ``start_time`` of the first attempt that has one
+duration_s          sum over attempts of ``end_time - start_time``: the time the job held
+                    GPUs; gaps between attempts (re-queueing) are left out, since the
+                    simulator does its own queueing.  Attempts missing a start or end time
+                    (logging gaps upstream) are skipped and counted in the notes
+num_gpus            the largest number of GPUs any attempt held (sum of the lengths of its
+                    ``detail[*].gpus`` lists)
+job_class           ``vc`` (virtual cluster)
+user                ``user``
+==================  ====================================================================
+
+Rejected records: ``no attempts`` (never scheduled), ``no end time`` (last attempt has no
+``end_time``: still running at the snapshot), ``no start time`` (no attempt with both
+times), ``zero GPUs`` (no GPU listed in any attempt), ``negative duration`` (an attempt ends
+before it starts), ``missing job_id``, ``missing``/``bad submit time``, ``not a job record``
+(not a JSON object), ``invalid JSON`` (JSON Lines only), ``duplicate job_id``.  There is one
+cluster per file: ``cluster`` is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from clustersim.adapters import common
+from clustersim.errors import TraceError
+
+NAME = "philly"
+_INVALID = object()  # stands for a JSON Lines entry that does not parse
+
+
+class _RawRecords(Sequence[str]):
+    """Raw text of records, rendered only for the rows that are rejected."""
+
+    def __init__(self, records: list[object], texts: list[str | None]):
+        self._records = records
+        self._texts = texts
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __getitem__(self, i: int) -> str:  # type: ignore[override]
+        text = self._texts[i]
+        if text is not None:
+            return text[: common.RAW_LIMIT]
+        return json.dumps(self._records[i], separators=(",", ":"))[: common.RAW_LIMIT]
+
+
+def load_records(source: str, data: bytes) -> tuple[list[object], np.ndarray, list[str | None]]:
+    """(records, line numbers, raw texts or None); invalid JSON Lines entries are None records
+    with their text kept."""
+    try:
+        body = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise TraceError(source, "not UTF-8 text", line=line) from exc
+    stripped = body.lstrip()
+    if stripped.startswith("["):
+        try:
+            records = json.loads(body)
+        except json.JSONDecodeError as exc:
+            raise TraceError(source, f"invalid JSON: {exc.msg}", line=exc.lineno) from exc
+        return records, np.arange(1, len(records) + 1), [None] * len(records)
+    try:
+        whole = json.loads(body)
+    except json.JSONDecodeError:
+        whole = None
+    if isinstance(whole, dict):
+        return [whole], np.ones(1, dtype=np.int64), [None]
+    records = []
+    lines: list[int] = []
+    texts: list[str | None] = []
+    for number, line in enumerate(body.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            records.append(_INVALID)
+        texts.append(line.rstrip("\r"))
+        lines.append(number)
+    if records and all(r is _INVALID for r in records):
+        raise TraceError(source, "not JSON: expected a JSON array or JSON Lines", line=lines[0])
+    return records, np.asarray(lines, dtype=np.int64), texts
+
+
+def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> common.AdaptedTrace:
+    """Read a Philly ``cluster_job_log`` into the native table."""
+    common.no_cluster(path, NAME, cluster)
+    source = str(path)
+    records, lines, texts = load_records(source, common.read_bytes(path))
+    n = len(records)
+    invalid = np.zeros(n, dtype=bool)
+    not_record = np.zeros(n, dtype=bool)
+    no_attempts = np.zeros(n, dtype=bool)
+    last_open = np.zeros(n, dtype=bool)
+    ids: list[str] = [""] * n
+    submitted: list[str] = [""] * n
+    vcs: list[str] = [""] * n
+    users: list[str] = [""] * n
+    att_job: list[int] = []
+    att_start: list[str] = []
+    att_end: list[str] = []
+    att_gpus: list[int] = []
+    for i, rec in enumerate(records):
+        if rec is _INVALID:
+            invalid[i] = True
+            continue
+        if not isinstance(rec, dict):
+            not_record[i] = True
+            continue
+        ids[i] = _str(rec.get("jobid"))
+        submitted[i] = _str(rec.get("submitted_time"))
+        vcs[i] = _str(rec.get("vc"))
+        users[i] = _str(rec.get("user"))
+        attempts = rec.get("attempts")
+        if not isinstance(attempts, list) or not attempts:
+            no_attempts[i] = True
+            continue
+        last = attempts[-1]
+        last_open[i] = not (isinstance(last, dict) and _str(last.get("end_time")))
+        for attempt in attempts:
+            if not isinstance(attempt, dict):
+                continue
+            att_job.append(i)
+            att_start.append(_str(attempt.get("start_time")))
+            att_end.append(_str(attempt.get("end_time")))
+            att_gpus.append(_count_gpus(attempt.get("detail")))
+
+    rows = common.RowSet(lines, _RawRecords(records, texts))
+    rows.reject(invalid, "invalid JSON")
+    rows.reject(not_record, "not a job record")
+    job_id = pa.array(ids, pa.large_string())
+    rows.reject(common.is_empty(job_id), "missing job_id")
+    submit, submit_empty, submit_bad = common.parse_timestamps(
+        pa.array(submitted, pa.large_string())
+    )
+    rows.reject(submit_empty, "missing submit time")
+    rows.reject(submit_bad, "bad submit time")
+    rows.reject(no_attempts, "no attempts")
+    rows.reject(last_open, "no end time")
+
+    job = np.asarray(att_job, dtype=np.int64)
+    start, _, _ = common.parse_timestamps(pa.array(att_start, pa.large_string()))
+    end, _, _ = common.parse_timestamps(pa.array(att_end, pa.large_string()))
+    complete = np.isfinite(start) & np.isfinite(end)
+    run = np.where(complete, end - start, 0.0)
+    duration = np.bincount(job, weights=run, minlength=n)
+    n_complete = np.bincount(job, weights=complete, minlength=n)
+    negative = np.bincount(job, weights=(run < 0).astype(float), minlength=n) > 0
+    # attempts are listed in order, so a job's first attempt with a start comes first
+    first_start = np.full(n, np.nan)
+    with_start = np.flatnonzero(np.isfinite(start))
+    jobs_started, first = np.unique(job[with_start], return_index=True)
+    first_start[jobs_started] = start[with_start[first]]
+    counts = np.asarray(att_gpus, dtype=np.int64)
+    gpus = np.zeros(n, dtype=np.int64)
+    np.maximum.at(gpus, job, counts)
+    fewest = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(fewest, job, counts)
+    varied = (fewest != gpus) & (fewest != np.iinfo(np.int64).max)
+
+    rows.reject(n_complete == 0, "no start time")
+    rows.reject(gpus == 0, "zero GPUs")
+    rows.reject(negative, "negative duration")
+    common.check_duplicates(rows, job_id)
+
+    ok = rows.ok
+    notes = []
+    skipped = int((~complete & ok[job]).sum())
+    if skipped:
+        notes.append(f"attempts without a usable start or end time skipped: {skipped}")
+    if (ok & varied).any():
+        notes.append(
+            f"jobs whose attempts held different GPU counts (largest used): {int((ok & varied).sum())}"
+        )
+    return common.build_trace(
+        NAME,
+        source,
+        rows,
+        job_id=job_id,
+        submit_s=submit,
+        num_gpus=gpus,
+        duration_s=duration,
+        job_class=vcs,
+        user=users,
+        recorded_start_s=first_start,
+        strict=strict,
+        notes=notes,
+    )
+
+
+def _str(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _count_gpus(detail: object) -> int:
+    if not isinstance(detail, list):
+        return 0
+    total = 0
+    for machine in detail:
+        if isinstance(machine, dict) and isinstance(machine.get("gpus"), list):
+            total += len(machine["gpus"])
+    return total
