@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # Job states at the horizon (and during the run).
 QUEUED = "queued"
@@ -11,9 +11,11 @@ FINISHED = "finished"
 REJECTED = "rejected"
 
 
-@dataclass(frozen=True, slots=True)
-class JobSpec:
-    """What a user asked for: an immutable input row (from a synthetic class or a trace)."""
+class JobSpec(NamedTuple):
+    """What a user asked for: an immutable input row (from a synthetic class or a trace).
+
+    A named tuple rather than a frozen dataclass: a million-row trace creates a million of
+    these, and a tuple is built about three times faster."""
 
     job_id: str | None  # None for synthetic jobs: their id is their submission number
     submit_s: float
