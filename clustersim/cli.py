@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -85,25 +86,46 @@ def run(
     report: Annotated[bool, typer.Option(help="build report.md/report.html after the run")] = True,
 ) -> None:
     """Simulate a scenario and write the run directory and its report."""
-    from clustersim import output
     from clustersim.config import load_scenario
 
     with user_errors():
         path = scenario or default_scenario()
         sc = load_scenario(path, set_ or [])
         run_dir = out or Path("reports") / sc.name
-        output.begin_run(run_dir, sc, seed)
-        from clustersim.sim import simulate
+        trace = None
+        if sc.workload.trace is not None:
+            from clustersim.replay import load_any
 
-        progress, bar = _progress_bar(f"simulating {sc.name}")
-        with bar:
-            result = simulate(sc, seed, progress=progress)
-        output.write_run(run_dir, result)
-        report_path = None
-        if report:
-            from clustersim.report import build
+            trace = load_any(sc.workload.trace, sc.workload.format, strict=True)
+        _simulate_and_write(sc, seed, run_dir, report, trace=trace, frame=None if trace is None else trace.jobs)
 
-            report_path = build(run_dir)
+
+def _simulate_and_write(sc, seed: int, run_dir: Path, report: bool, *, trace=None, frame=None) -> None:
+    """Run one replication, write the run directory (and report), print the summary."""
+    from clustersim import output
+    from clustersim.sim import simulate
+
+    output.begin_run(run_dir, sc, seed)
+    specs = None
+    if frame is not None:
+        from clustersim.workload import trace_jobs
+
+        specs = trace_jobs(frame)
+    progress, bar = _progress_bar(f"simulating {sc.name}")
+    with bar:
+        result = simulate(sc, seed, progress=progress, specs=specs)
+    if frame is not None:
+        from clustersim.replay import annotate
+
+        annotate(result, frame, trace)
+    output.write_run(run_dir, result)
+    if trace is not None and len(trace.rejected):
+        output.write_csv(run_dir / "rejected_rows.csv", trace.rejected)
+    report_path = None
+    if report:
+        from clustersim.report import build
+
+        report_path = build(run_dir)
     _print_summary(result.summary)
     typer.echo(f"run directory: {run_dir}")
     if report_path is not None:
@@ -130,6 +152,79 @@ def _print_summary(summary: dict) -> None:
         w = cls["wait_s"]
         lines.append(f"  {name:<10} {cls['jobs']:>8,} jobs  wait p50 {dur(w['p50'])}  p90 {dur(w['p90'])}")
     typer.echo("\n".join(lines))
+
+
+@app.command()
+def replay(
+    trace: Annotated[Path, typer.Argument(help="trace file (or folder, for formats that span files)")],
+    format: Annotated[str, typer.Option("--format", help="native, itp, alibaba2023, pai2020, philly, helios, acme, swf or auto")] = "auto",
+    nodes: Annotated[int | None, typer.Option(help="nodes (default: sized so mean demand is 80% of the cluster)", min=1)] = None,
+    gpus_per_node: Annotated[int, typer.Option(help="GPUs per node", min=1)] = 8,
+    scenario: Annotated[Path | None, typer.Option(help="take cluster, scheduler and failures from this scenario")] = None,
+    policy: Annotated[str | None, typer.Option(help="fifo, sjf or backfill (default: backfill)")] = None,
+    window: Annotated[str | None, typer.Option(help="START:END of submit times to keep, e.g. 2d:9d (shifted to 0)")] = None,
+    time_scale: Annotated[float, typer.Option(help="multiply submit times by this (< 1 compresses arrivals)")] = 1.0,
+    load_scale: Annotated[float, typer.Option(help="< 1 thins jobs, > 1 replicates them (seeded)")] = 1.0,
+    min_gpus: Annotated[int | None, typer.Option(help="keep jobs with at least this many GPUs")] = None,
+    max_gpus: Annotated[int | None, typer.Option(help="keep jobs with at most this many GPUs")] = None,
+    job_class: Annotated[list[str] | None, typer.Option("--class", help="keep only these job classes")] = None,
+    cluster: Annotated[str | None, typer.Option(help="which cluster of a multi-cluster trace (ITP: cluster04)")] = None,
+    horizon: Annotated[str | None, typer.Option(help="simulated time (default: last job end + 10%)")] = None,
+    warmup: Annotated[str, typer.Option(help="left out of waits and utilisation")] = "0s",
+    strict: Annotated[bool, typer.Option(help="stop at the first unusable row instead of skipping it")] = False,
+    seed: Annotated[int, typer.Option(help="random seed (load scaling, failures)", min=0)] = 0,
+    out: Annotated[Path | None, typer.Option(help="run directory (default: reports/<trace name>/)")] = None,
+    set_: SetOption = None,
+    report: Annotated[bool, typer.Option(help="build the report after the run")] = True,
+) -> None:
+    """Replay a real job trace on a cluster, with recorded-vs-simulated waits where known."""
+    from clustersim import replay as rp
+    from clustersim.config import read_scenario_dict, scenario_with_overrides
+    from clustersim.rng import Streams
+    from clustersim.units import parse_duration
+
+    with user_errors():
+        loaded = rp.load_any(trace, format, strict=strict, cluster=cluster)
+        for note in loaded.notes:
+            typer.echo(note, err=True)
+        if len(loaded.rejected):
+            counts = loaded.rejected["reason"].value_counts()
+            typer.echo(f"{len(loaded.rejected):,} rows not used: " + ", ".join(f"{r} ({n:,})" for r, n in counts.items()), err=True)
+        shaping = rp.Shaping(
+            window=rp.parse_window(window), time_scale=time_scale, load_scale=load_scale,
+            min_gpus=min_gpus, max_gpus=max_gpus, classes=tuple(job_class or ()),
+        )
+        frame = rp.shape(loaded.jobs, shaping, Streams(seed))
+        if len(frame) == 0:
+            raise ClusterSimError(f"{trace}: no jobs left to replay after filters and window")
+        name = trace.name.split(".")[0] + (f"-{cluster}" if cluster else "")
+        if scenario is not None:
+            data = read_scenario_dict(scenario)
+            base_dir = scenario.parent
+            source = str(scenario)
+        else:
+            data = {"name": name, "cluster": {"gpus_per_node": gpus_per_node}}
+            base_dir = None
+            source = f"replay of {trace}"
+        gpn = int(data.get("cluster", {}).get("gpus_per_node", gpus_per_node))
+        if nodes is None and "nodes" not in data.get("cluster", {}):
+            mean, _peak = rp.demand_peak(frame, gpn)
+            biggest = int(frame["num_gpus"].max())
+            nodes = max(math.ceil(mean / 0.8 / gpn), math.ceil(biggest / gpn), 1)
+            typer.echo(f"cluster: {nodes} nodes x {gpn} GPUs (mean demand {mean:,.0f} GPUs = 80%)", err=True)
+        if nodes is not None:
+            data.setdefault("cluster", {})["nodes"] = nodes
+        if policy is not None:
+            data.setdefault("scheduler", {})["policy"] = policy
+        end = float((frame["submit_s"] + frame["duration_s"]).max())
+        data["horizon"] = horizon if horizon is not None else max(end * 1.1, 1.0)
+        data["warmup"] = parse_duration(warmup)
+        data["workload"] = {"trace": str(Path(trace).resolve()), "format": loaded.format}
+        sc = scenario_with_overrides(data, set_ or [], source=source, base_dir=base_dir)
+        run_dir = out or Path("reports") / sc.name
+        _simulate_and_write(sc, seed, run_dir, report, trace=loaded, frame=frame)
+        if len(loaded.rejected):
+            typer.echo(f"rejected rows: {run_dir / 'rejected_rows.csv'}")
 
 
 @app.command()

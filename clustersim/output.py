@@ -55,6 +55,10 @@ def write_frame(path: Path, frame) -> None:
     atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
 
+def write_csv(path: Path, frame) -> None:
+    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
+
+
 def config_record(scenario, seed: int) -> dict:
     return {
         "scenario": scenario.model_dump(mode="json", by_alias=True),

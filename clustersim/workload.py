@@ -55,18 +55,32 @@ def synthetic_jobs(classes: list[JobClass], streams: Streams, horizon: float) ->
     return heapq.merge(*sources, key=lambda s: s.submit_s)
 
 
-def trace_jobs(frame) -> Iterator[JobSpec]:
-    """JobSpecs from a native-schema DataFrame already sorted by submit time."""
-    cols = [frame[c].tolist() for c in ("job_id", "submit_s", "num_gpus", "duration_s")]
-    classes = frame["job_class"].tolist() if "job_class" in frame else ["trace"] * len(frame)
-    users = frame["user"].tolist() if "user" in frame else [""] * len(frame)
-    starts = (
-        frame["recorded_start_s"].tolist()
-        if "recorded_start_s" in frame
-        else [float("nan")] * len(frame)
-    )
-    for job_id, submit, gpus, duration, cls, user, rec in zip(*cols, classes, users, starts, strict=True):
-        yield JobSpec(str(job_id), float(submit), int(gpus), float(duration), str(cls), str(user), float(rec))
+def trace_jobs(frame, chunk: int = 65536) -> Iterator[JobSpec]:
+    """JobSpecs from a native-schema DataFrame already sorted by submit time, converted
+    lazily a chunk at a time (a million-row trace never exists as a million objects)."""
+    n = len(frame)
+    ids = frame["job_id"].astype(str)
+    submit = frame["submit_s"].to_numpy(float)
+    gpus = frame["num_gpus"].to_numpy(np.int64)
+    duration = frame["duration_s"].to_numpy(float)
+    classes = frame["job_class"].astype(str) if "job_class" in frame else None
+    users = frame["user"].astype(str) if "user" in frame else None
+    starts = frame["recorded_start_s"].to_numpy(float) if "recorded_start_s" in frame else None
+    for lo in range(0, n, chunk):
+        hi = min(lo + chunk, n)
+        m = hi - lo
+        rows = zip(
+            ids.iloc[lo:hi].tolist(),
+            submit[lo:hi].tolist(),
+            gpus[lo:hi].tolist(),
+            duration[lo:hi].tolist(),
+            classes.iloc[lo:hi].tolist() if classes is not None else ["trace"] * m,
+            users.iloc[lo:hi].tolist() if users is not None else [""] * m,
+            starts[lo:hi].tolist() if starts is not None else [float("nan")] * m,
+            strict=True,
+        )
+        for row in rows:
+            yield JobSpec(*row)
 
 
 def scenario_jobs(scenario: Scenario, streams: Streams) -> Iterator[JobSpec]:
@@ -83,11 +97,9 @@ def scenario_jobs(scenario: Scenario, streams: Streams) -> Iterator[JobSpec]:
 
 def load_trace(path: Path, fmt: str = "native", *, strict: bool = True):
     """Read a trace in any supported format as (native jobs frame, rejected rows frame)."""
-    if fmt == "native":
-        return read_native(path, strict=strict)
-    from clustersim.adapters import read_trace  # format adapters: replay
+    from clustersim.replay import load_any
 
-    adapted = read_trace(path, fmt, strict=strict)
+    adapted = load_any(path, fmt, strict=strict)
     return adapted.jobs, adapted.rejected
 
 
@@ -103,14 +115,77 @@ def read_native(path: str | Path, *, strict: bool = True):
     Columns: ``job_id, submit_s, num_gpus, duration_s`` and optionally ``job_class, user``.
     With ``strict`` the first bad row raises ``TraceError`` naming its line (CSV: the file
     line, header = 1; Parquet: row number + 1); otherwise bad rows are returned as rejected.
-    The result is sorted by submit time, then file order.
+    The result is sorted by submit time, then file order. A clean CSV takes a fast typed
+    path (pyarrow); any problem falls back to a careful path that finds every bad line.
     """
-    import pandas as pd
-
     path = Path(path)
     if not path.exists():
         raise TraceError(str(path), "trace file not found")
     is_parquet = path.suffix.lower() in (".parquet", ".pq")
+    if not is_parquet:
+        fast = _read_native_fast(path)
+        if fast is not None:
+            return fast, _rejected_frame([])
+    return _read_native_careful(path, is_parquet, strict)
+
+
+def _read_native_fast(path: Path):
+    """Typed pyarrow read of a clean CSV; None if anything needs the careful path."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pcsv
+
+    try:
+        with open(path, "rb") as fh:
+            header = fh.readline().decode("utf-8", "replace").strip().split(",")
+        names = [h.strip() for h in header]
+        if any(c not in names for c in NATIVE_REQUIRED):
+            return None
+        types = {"submit_s": pa.float64(), "num_gpus": pa.float64(), "duration_s": pa.float64(), "job_id": pa.string()}
+        for opt in NATIVE_OPTIONAL:
+            if opt in names:
+                types[opt] = pa.string()
+        table = pcsv.read_csv(
+            path,
+            read_options=pcsv.ReadOptions(use_threads=True),
+            parse_options=pcsv.ParseOptions(ignore_empty_lines=False),
+            convert_options=pcsv.ConvertOptions(
+                column_types=types, include_columns=list(types), strings_can_be_null=False, quoted_strings_can_be_null=False
+            ),
+        )
+    except (pa.ArrowInvalid, OSError, UnicodeError):
+        return None
+    for col in ("submit_s", "num_gpus", "duration_s"):
+        arr = table[col]
+        if arr.null_count or not pc.all(pc.is_finite(arr)).as_py():
+            return None
+    gpus = table["num_gpus"]
+    if not pc.all(pc.and_(pc.equal(gpus, pc.round(gpus)), pc.greater_equal(gpus, 1))).as_py():
+        return None
+    if pc.any(pc.less(table["submit_s"], 0)).as_py() or pc.any(pc.less(table["duration_s"], 0)).as_py():
+        return None
+    ids = pc.utf8_trim_whitespace(table["job_id"])
+    if pc.any(pc.equal(ids, "")).as_py() or pc.count_distinct(ids).as_py() != len(ids):
+        return None
+    frame = pd.DataFrame(
+        {
+            "job_id": pd.array(ids, dtype=pd.StringDtype("pyarrow")),
+            "submit_s": table["submit_s"].to_numpy(),
+            "num_gpus": table["num_gpus"].to_numpy().astype(np.int64),
+            "duration_s": table["duration_s"].to_numpy(),
+            "job_class": pd.array(table["job_class"], dtype=pd.StringDtype("pyarrow")) if "job_class" in names else "trace",
+            "user": pd.array(table["user"], dtype=pd.StringDtype("pyarrow")) if "user" in names else "",
+        }
+    )
+    if not np.all(np.diff(frame["submit_s"].to_numpy()) >= 0):
+        frame = frame.sort_values("submit_s", kind="stable", ignore_index=True)
+    return frame
+
+
+def _read_native_careful(path: Path, is_parquet: bool, strict: bool):
+    import pandas as pd
+
     try:
         if is_parquet:
             raw = pd.read_parquet(path)
