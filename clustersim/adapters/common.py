@@ -13,6 +13,7 @@ import csv
 import gzip
 import re
 import tarfile
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,21 +66,29 @@ class AdaptedTrace:
 
 
 def read_bytes(path: Path) -> bytes:
-    """Return the bytes of ``path``, gunzipped when it ends in ``.gz``; TraceError otherwise."""
+    """Return the bytes of ``path`` (gunzipped if gzip-compressed); TraceError otherwise."""
     if not path.exists():
         raise TraceError(str(path), "no such file")
     if path.is_dir():
         raise TraceError(str(path), "is a directory, expected a trace file")
     try:
         data = path.read_bytes()
-        if data[:2] == b"\x1f\x8b":
-            data = gzip.decompress(data)
-    except (OSError, EOFError) as exc:
+    except OSError as exc:
         raise TraceError(str(path), f"cannot read file: {exc}") from exc
+    return _content(str(path), data)
+
+
+def _content(label: str, data: bytes) -> bytes:
+    """Decompress gzip data, drop a UTF-8 byte-order mark, refuse empty content."""
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise TraceError(label, f"cannot decompress: {exc}") from exc
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
     if is_blank_bytes(data):
-        raise TraceError(str(path), "empty file")
+        raise TraceError(label, "empty file")
     return data
 
 
@@ -105,13 +114,7 @@ def read_tar_member(path: Path, cluster: str | None, suffixes: Sequence[str]) ->
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise TraceError(str(path), f"cannot read tarball: {exc}") from exc
     label = f"{path}[{member.name}]"
-    if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
-    if data.startswith(_BOM):
-        data = data[len(_BOM) :]
-    if is_blank_bytes(data):
-        raise TraceError(label, "empty file")
-    return label, data
+    return label, _content(label, data)
 
 
 def read_member(path: Path, cluster: str | None, suffixes: Sequence[str]) -> tuple[str, bytes]:
@@ -291,28 +294,25 @@ def _fast_csv(
     return {i: table.column(names[i]).combine_chunks() for i in wanted}
 
 
-def _prefix_then_data(keep: np.ndarray, n_lines: int) -> bool:
-    """True when the kept lines are one run reaching the last line (comments only on top)."""
-    return (
-        len(keep) > 0 and int(keep[-1]) == n_lines - 1 and int(keep[-1] - keep[0]) == len(keep) - 1
-    )
+def _one_run(keep: np.ndarray) -> bool:
+    """True when the kept lines are consecutive (comments and blanks only at either end)."""
+    return len(keep) > 0 and int(keep[-1] - keep[0]) == len(keep) - 1
 
 
 def _fast_whitespace(
-    data: bytes, skip: int, width: int, wanted: Sequence[int], expected: int
+    data: bytes, first: int, last: int, width: int, wanted: Sequence[int], expected: int
 ) -> dict[int, pa.Array] | None:
-    """Parse a whitespace-separated body (SWF) by rewriting it as CSV for pyarrow's reader.
+    """Parse whitespace-separated lines ``first..last`` (0-based) by rewriting them as CSV.
 
-    ``data`` from line ``skip + 1`` on must hold only data lines.  Each run of blanks between
-    two fields becomes one comma; blanks at either end of a line are dropped.  Returns None
-    (use the exact path) when any row has another field count.
+    Each run of blanks between two fields becomes one comma; blanks at either end of a line
+    are dropped; pyarrow's CSV reader does the rest.  Returns None (use the exact path) when
+    any row has another field count.
     """
     buf = np.frombuffer(data, dtype=np.uint8)
-    if skip:
-        newlines = np.flatnonzero(buf == 10)
-        if len(newlines) < skip:
-            return None
-        buf = buf[newlines[skip - 1] + 1 :]
+    newlines = np.flatnonzero(buf == 10)
+    begin = int(newlines[first - 1]) + 1 if first > 0 else 0
+    end = int(newlines[last]) + 1 if last < len(newlines) else len(buf)
+    buf = buf[begin:end]
     blank = (buf == 32) | (buf == 9) | (buf == 13) | (buf == 11) | (buf == 12)
     newline = buf == 10
     field = ~(blank | newline)
@@ -408,10 +408,9 @@ def load_table(
     fields = None
     if sep is not None and comment is None and len(body) == len(lines) - first:
         fields = _fast_csv(data, first, len(header), sep, wanted, len(body))
-    elif sep is None and first == 0 and _prefix_then_data(keep, len(lines)):
-        fields = _fast_whitespace(
-            data, int(keep[0]) if len(keep) else 0, len(header), wanted, len(body)
-        )
+    elif sep is None and first == 0 and _one_run(keep):
+        span = (int(keep[0]), int(keep[-1]))
+        fields = _fast_whitespace(data, *span, len(header), wanted, len(body))
     if fields is None:
         fields, wrong = split_fields(body, len(header), sep, wanted)
         if names is not None and len(wrong) and wrong.all():
@@ -640,7 +639,6 @@ def build_trace(
     recorded_start_s: np.ndarray | None,
     strict: bool,
     notes: Sequence[str] = (),
-    extra_rejected: pd.DataFrame | None = None,
 ) -> AdaptedTrace:
     """Shift, sort and type the accepted rows; raise on the first rejection when ``strict``."""
     if strict:
@@ -676,9 +674,6 @@ def build_trace(
         columns=list(NATIVE_COLUMNS),
     )
     rejected = rows.frame()
-    if extra_rejected is not None and len(extra_rejected):
-        rejected = pd.concat([extra_rejected, rejected], ignore_index=True)
-        rejected = rejected.sort_values("line", kind="stable").reset_index(drop=True)
     summary = f"{len(jobs)} jobs read, {len(rejected)} rows rejected"
     if len(jobs) and shift != 0.0:
         amount = f"{-shift:+.3f}".rstrip("0").rstrip(".")

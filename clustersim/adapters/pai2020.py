@@ -33,10 +33,12 @@ task table), ``cpu-only job``, ``no start time`` (no task ever launched), ``no e
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from clustersim.adapters import common
 from clustersim.errors import TraceError
@@ -81,6 +83,17 @@ def locate(path: Path) -> tuple[Path, Path]:
     return job, task
 
 
+@dataclass
+class TaskSummary:
+    """Per distinct job_name of the task table (aligned with ``names``)."""
+
+    names: pa.Array
+    gpus: np.ndarray
+    start: np.ndarray
+    bad: np.ndarray
+    lead: pa.Array
+
+
 def _find(folder: Path, stem: str) -> Path | None:
     for suffix in _SUFFIXES:
         candidate = folder / f"{stem}{suffix}"
@@ -105,17 +118,15 @@ def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> com
     end, end_empty, end_bad = common.parse_numbers(cols["end_time"])
     rows.reject(end_bad, "non-numeric end time")
 
-    pos = tasks.index.get_indexer(pd.Index(job_id.to_pandas()))
+    # join on job_name through arrow's hash lookup: -1 where the job has no task row
+    pos = pc.index_in(job_id, value_set=tasks.names).fill_null(-1).to_numpy(zero_copy_only=False)
     found = pos >= 0
-
-    def column(name: str, fill: object) -> np.ndarray:
-        # position -1 (job without tasks) picks the appended fill value
-        return np.append(tasks[name].to_numpy(dtype=object), fill)[pos]
-
-    gpus = column("gpus", 0).astype(np.int64)
-    start = column("start", np.nan).astype(np.float64)
-    bad_task = column("bad", False).astype(bool)
-    job_class = column("task_name", "")
+    pick = np.where(found, pos, 0)
+    gpus = np.where(found, tasks.gpus[pick] if len(tasks.gpus) else 0, 0).astype(np.int64)
+    start = np.where(found, tasks.start[pick] if len(tasks.gpus) else np.nan, np.nan)
+    bad_task = found & (tasks.bad[pick] if len(tasks.gpus) else False)
+    lead = pc.take(tasks.lead, pa.array(pick)) if len(tasks.gpus) else pa.nulls(len(pos))
+    job_class = pc.if_else(pa.array(found), lead, "")
 
     rows.reject(~found, "no tasks")
     rows.reject(bad_task, "bad task row")
@@ -141,7 +152,7 @@ def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> com
     )
 
 
-def _task_summary(task_path: Path, strict: bool) -> tuple[pd.DataFrame, list[str]]:
+def _task_summary(task_path: Path, strict: bool) -> tuple[TaskSummary, list[str]]:
     """Per job_name: GPUs, first task start, class and whether any task row is unusable."""
     source = str(task_path)
     table = common.load_table(
@@ -166,26 +177,26 @@ def _task_summary(task_path: Path, strict: bool) -> tuple[pd.DataFrame, list[str
     per_instance = np.ceil(plan / 100.0)
     gpus = np.where(ok, np.nan_to_num(inst, nan=0.0) * per_instance, 0.0)
     frac = ok & (plan > 0) & (plan % 100 != 0)
-    frame = pd.DataFrame(
-        {
-            "job": common.text(cols["job_name"]).to_pandas(),
-            "task_name": common.text(cols["task_name"]).to_pandas(),
-            "gpus": gpus,
-            "start": np.where(ok, start, np.nan),
-            "bad": ~ok,
-        }
+    job = common.text(cols["job_name"])
+    names = pc.unique(job)
+    code = pc.index_in(job, value_set=names).to_numpy(zero_copy_only=False)
+    k = len(names)
+    first_start = np.full(k, np.inf)
+    np.minimum.at(first_start, code, np.where(ok & np.isfinite(start), start, np.inf))
+    # the task with the most GPUs names the job's class (ties: first by name)
+    order = pc.sort_indices(
+        pa.table({"code": code, "gpus": gpus, "name": common.text(cols["task_name"])}),
+        sort_keys=[("code", "ascending"), ("gpus", "descending"), ("name", "ascending")],
+    ).to_numpy()
+    sorted_code = code[order]
+    heads = order[np.flatnonzero(np.r_[True, sorted_code[1:] != sorted_code[:-1]])]
+    summary = TaskSummary(
+        names=names,
+        gpus=np.bincount(code, weights=gpus, minlength=k),
+        start=np.where(np.isinf(first_start), np.nan, first_start),
+        bad=np.bincount(code, weights=(~ok).astype(float), minlength=k) > 0,
+        lead=pc.take(common.text(cols["task_name"]), pa.array(heads)),
     )
-    grouped = frame.groupby("job", sort=False)
-    summary = pd.DataFrame(
-        {
-            "gpus": grouped["gpus"].sum(),
-            "start": grouped["start"].min(),
-            "bad": grouped["bad"].any(),
-        }
-    )
-    lead = frame.sort_values(["job", "gpus", "task_name"], ascending=[True, False, True])
-    lead = lead.drop_duplicates("job").set_index("job")["task_name"]
-    summary["task_name"] = lead.reindex(summary.index).to_numpy()
 
     notes = [*(f"task table: {n}" for n in table.notes)]
     if frac.any():
@@ -199,5 +210,4 @@ def _task_summary(task_path: Path, strict: bool) -> tuple[pd.DataFrame, list[str
         notes.append(
             f"unusable task rows: {bad} (first at {task_path.name} line {first[0]}: {first[1]})"
         )
-    summary.index = pd.Index(summary.index.astype(object))
     return summary, notes

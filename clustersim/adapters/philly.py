@@ -114,55 +114,54 @@ def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> com
     not_record = np.zeros(n, dtype=bool)
     no_attempts = np.zeros(n, dtype=bool)
     last_open = np.zeros(n, dtype=bool)
-    ids: list[str] = [""] * n
-    submitted: list[str] = [""] * n
-    vcs: list[str] = [""] * n
-    users: list[str] = [""] * n
+    ids: list[object] = [None] * n
+    submitted: list[object] = [None] * n
+    vcs: list[object] = [None] * n
+    users: list[object] = [None] * n
     att_job: list[int] = []
-    att_start: list[str] = []
-    att_end: list[str] = []
+    att_start: list[object] = []
+    att_end: list[object] = []
     att_gpus: list[int] = []
     for i, rec in enumerate(records):
-        if rec is _INVALID:
-            invalid[i] = True
+        if type(rec) is not dict:
+            if rec is _INVALID:
+                invalid[i] = True
+            else:
+                not_record[i] = True
             continue
-        if not isinstance(rec, dict):
-            not_record[i] = True
-            continue
-        ids[i] = _str(rec.get("jobid"))
-        submitted[i] = _str(rec.get("submitted_time"))
-        vcs[i] = _str(rec.get("vc"))
-        users[i] = _str(rec.get("user"))
-        attempts = rec.get("attempts")
-        if not isinstance(attempts, list) or not attempts:
+        get = rec.get
+        ids[i] = get("jobid")
+        submitted[i] = get("submitted_time")
+        vcs[i] = get("vc")
+        users[i] = get("user")
+        attempts = get("attempts")
+        if type(attempts) is not list or not attempts:
             no_attempts[i] = True
             continue
         last = attempts[-1]
-        last_open[i] = not (isinstance(last, dict) and _str(last.get("end_time")))
+        last_open[i] = not (type(last) is dict and last.get("end_time"))
         for attempt in attempts:
-            if not isinstance(attempt, dict):
+            if type(attempt) is not dict:
                 continue
             att_job.append(i)
-            att_start.append(_str(attempt.get("start_time")))
-            att_end.append(_str(attempt.get("end_time")))
+            att_start.append(attempt.get("start_time"))
+            att_end.append(attempt.get("end_time"))
             att_gpus.append(_count_gpus(attempt.get("detail")))
 
     rows = common.RowSet(lines, _RawRecords(records, texts))
     rows.reject(invalid, "invalid JSON")
     rows.reject(not_record, "not a job record")
-    job_id = pa.array(ids, pa.large_string())
+    job_id = _texts(ids)
     rows.reject(common.is_empty(job_id), "missing job_id")
-    submit, submit_empty, submit_bad = common.parse_timestamps(
-        pa.array(submitted, pa.large_string())
-    )
+    submit, submit_empty, submit_bad = common.parse_timestamps(_texts(submitted))
     rows.reject(submit_empty, "missing submit time")
     rows.reject(submit_bad, "bad submit time")
     rows.reject(no_attempts, "no attempts")
     rows.reject(last_open, "no end time")
 
     job = np.asarray(att_job, dtype=np.int64)
-    start, _, _ = common.parse_timestamps(pa.array(att_start, pa.large_string()))
-    end, _, _ = common.parse_timestamps(pa.array(att_end, pa.large_string()))
+    start, _, _ = common.parse_timestamps(_texts(att_start))
+    end, _, _ = common.parse_timestamps(_texts(att_end))
     complete = np.isfinite(start) & np.isfinite(end)
     run = np.where(complete, end - start, 0.0)
     duration = np.bincount(job, weights=run, minlength=n)
@@ -202,23 +201,31 @@ def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> com
         submit_s=submit,
         num_gpus=gpus,
         duration_s=duration,
-        job_class=vcs,
-        user=users,
+        job_class=_texts(vcs),
+        user=_texts(users),
         recorded_start_s=first_start,
         strict=strict,
         notes=notes,
     )
 
 
-def _str(value: object) -> str:
-    return "" if value is None else str(value)
+def _texts(values: list[object]) -> pa.Array:
+    """JSON values as text: strings kept, null as empty, anything else via ``str``."""
+    try:
+        arr = pa.array(values, pa.large_string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        arr = pa.array(["" if v is None else str(v) for v in values], pa.large_string())
+    return arr.fill_null("") if arr.null_count else arr
 
 
 def _count_gpus(detail: object) -> int:
-    if not isinstance(detail, list):
+    """GPUs an attempt held: the summed lengths of its ``detail[*].gpus`` lists."""
+    if type(detail) is not list:
         return 0
     total = 0
     for machine in detail:
-        if isinstance(machine, dict) and isinstance(machine.get("gpus"), list):
-            total += len(machine["gpus"])
+        if type(machine) is dict:
+            gpus = machine.get("gpus")
+            if type(gpus) is list:
+                total += len(gpus)
     return total

@@ -247,3 +247,22 @@ def test_large_input_is_fast(tmp_path):
     assert trace.rejected["line"].tolist() == [1001]
     assert trace.rejected["reason"].tolist() == ["non-numeric submit_s"]
     assert elapsed < 5.0
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "interrupt"),
+    [("itp/cluster_fixture.csv", "itp", "\n"), ("swf/fixture.swf", "swf", "; mid-file comment\n")],
+)
+def test_fast_and_exact_parsing_agree(tmp_path, name, fmt, interrupt):
+    """A clean file takes the bulk reader; a blank or comment line mid-file forces the
+    line-by-line path. Both must give the same jobs, with line numbers shifted by one."""
+    lines = (DATA / name).read_text().splitlines(keepends=True)
+    clean = tmp_path / "clean"
+    clean.write_text("".join(lines))
+    broken = tmp_path / "interrupted"
+    broken.write_text("".join([*lines[:-2], interrupt, *lines[-2:]]))
+    fast, exact = read_trace(clean, fmt), read_trace(broken, fmt)
+    assert fast.jobs.equals(exact.jobs)
+    shift = [line + 1 if line >= len(lines) - 1 else line for line in fast.rejected["line"]]
+    assert exact.rejected["line"].tolist() == shift
+    assert exact.rejected["reason"].tolist() == fast.rejected["reason"].tolist()
