@@ -22,8 +22,8 @@ user                ``""`` (the trace has no user column)
 Rejected rows: ``cpu-only job`` (``num_gpu`` = 0), ``no start time`` (never scheduled: empty
 ``scheduled_time``), ``no end time`` (empty ``deletion_time``), ``negative duration``,
 ``missing``/``non-numeric`` values, ``duplicate job_id``, ``wrong number of fields``.  Pods
-still ``Running`` when the trace was cut keep the recorded deletion time (a lower bound of
-their run time); their number is given in the notes.
+whose ``deletion_time`` is the trace's last one were probably cut off when it ended: they
+are kept with that end (a lower bound of their run time) and counted in the notes.
 """
 
 from __future__ import annotations
@@ -31,13 +31,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pyarrow.compute as pc
 
 from clustersim.adapters import common
 
 NAME = "alibaba2023"
 REQUIRED = ("name", "num_gpu", "creation_time", "deletion_time", "scheduled_time")
-USED = (*REQUIRED, "gpu_milli", "qos", "pod_phase")
+USED = (*REQUIRED, "gpu_milli", "qos")
 
 
 def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> common.AdaptedTrace:
@@ -74,13 +73,12 @@ def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> com
         notes.append(
             f"fractional GPUs (gpu_milli < 1000) rounded up to 1 GPU: {int(shared.sum())} rows"
         )
-    if "pod_phase" in cols:
-        running = ok & common.np_bool(pc.equal(common.text(cols["pod_phase"]), "Running"))
-        if running.any():
-            notes.append(
-                f"pods still Running at the end of the trace: {int(running.sum())} "
-                "(duration runs to the recorded deletion_time, a lower bound)"
-            )
+    cut = ok & (end == np.nanmax(end)) if ok.any() else ok
+    if cut.sum() > 1:
+        notes.append(
+            f"pods ending at the trace's last deletion_time: {int(cut.sum())} "
+            "(probably cut off when the trace ended; their duration is a lower bound)"
+        )
     job_class = common.text(cols["qos"]) if "qos" in cols else common.DEFAULT_CLASS
     return common.build_trace(
         NAME,

@@ -240,9 +240,9 @@ def test_large_input_is_fast(tmp_path):
     frame.iloc[999, 1] = "abc"  # data row 1000 is line 1001
     path = tmp_path / "big.csv"
     frame.to_csv(path, index=False)
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: robust to a busy machine
     trace = read_trace(path, "itp")
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert len(trace.jobs) == n - 1
     assert trace.rejected["line"].tolist() == [1001]
     assert trace.rejected["reason"].tolist() == ["non-numeric submit_s"]
