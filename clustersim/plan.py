@@ -28,6 +28,7 @@ from clustersim.units import format_duration, parse_duration
 
 DIRECTIONS = {"smallest": "smallest", "earliest": "smallest", "largest": "largest", "latest": "largest"}
 _INT = re.compile(r"^[+-]?\d+$")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,11 @@ def _bound(text: str, what: str, spec: str) -> tuple[float, bool]:
         raise ClusterSimError(f"--search {spec!r}: empty range; write KEY=LO..HI (e.g. cluster.nodes=300..800)")
     if _INT.match(text):
         return float(int(text)), False
+    if _NUMBER.match(text):
+        raise ClusterSimError(
+            f"--search {spec!r}: the {what} {text!r} is neither an integer nor a duration with a "
+            "unit (45d, 12h)"
+        )
     try:
         return parse_duration(text), True
     except ValueError:

@@ -222,8 +222,9 @@ class Runner:
         total = len(results) + len(todo)
         if self.progress is not None:
             self.progress(len(results), total)
+        records = iter(self.executor.map(self.run_fn, todo))
         try:
-            for record in self.executor.map(self.run_fn, todo):
+            for record in records:
                 if self.store is not None:
                     self.store.save(record)
                 results[(record["scenario_hash"], record["seed"])] = record["summary"]
@@ -237,6 +238,12 @@ class Runner:
                 f"interrupted: {len(results)} of {total} runs finished ({where}{left} not run)"
                 + ("; run the same command again to resume" if self.store is not None else "")
             ) from None
+        finally:
+            # close now, not at garbage collection: this is when an executor cancels the
+            # pending runs and stops its workers after an exception in the loop above
+            close = getattr(records, "close", None)
+            if close is not None:
+                close()
         return [results[(s.key, s.seed)] for s in specs]
 
 

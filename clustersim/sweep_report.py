@@ -101,8 +101,10 @@ def sweep_png(result, key: str, target=None) -> bytes | None:
     categorical = xs is None
     if categorical:
         xs = list(range(len(first.raw)))
+    pct = int(round(100 * result.confidence))
     with matplotlib.rc_context(STYLE):
         from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
 
         fig = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
         ax = fig.subplots()
@@ -114,29 +116,31 @@ def sweep_png(result, key: str, target=None) -> bytes | None:
             if not rows:
                 continue
             label = ", ".join(f"{a.key}={a.raw[j]}" for a, j in zip(others, group, strict=True))
+            band = None
+            if not label:
+                label, band = "mean", f"{pct}% CI"
             x = [r[0] for r in rows]
             y = [r[1].mean / yscale for r in rows]
             lo = [(r[1].lo if r[1].lo is not None else r[1].mean) / yscale for r in rows]
             hi = [(r[1].hi if r[1].hi is not None else r[1].mean) / yscale for r in rows]
             if categorical:
                 err = [[m - a for m, a in zip(y, lo, strict=True)], [b - m for m, b in zip(y, hi, strict=True)]]
-                ax.errorbar(x, y, yerr=err, marker="o", capsize=5, label=label or None)
+                ax.errorbar(x, y, yerr=err, marker="o", capsize=5, label=label)
             else:
-                (line,) = ax.plot(x, y, marker="o", label=label or None)
-                ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
+                (line,) = ax.plot(x, y, marker="o", label=label)
+                ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2, lw=0, label=band)
         if target is not None:
             ax.axhline(target.value / yscale, color=TARGET, ls="--", lw=1.8,
                        label=f"target {target.text}")
         if categorical:
             ax.set_xticks(xs, [str(r) for r in first.raw])
+        elif all(isinstance(v, int) for v in first.values):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         name = metric_label(key)
         ax.set_title(f"{name[:1].upper()}{name[1:]} vs {first.key}")
         ax.set_xlabel(first.key + (f" ({xunit})" if xunit else ""))
         ax.set_ylabel(name + (f" ({yunit})" if yunit else ""))
-        pct = int(round(100 * result.confidence))
-        handles, labels = ax.get_legend_handles_labels()
-        if handles or len(result.seeds) > 1:
-            ax.legend(title=f"mean ± {pct}% CI over {len(result.seeds)} seeds", loc="best")
+        ax.legend(title=f"mean ± {pct}% CI over {len(result.seeds)} seeds", loc="best")
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
     return buf.getvalue()

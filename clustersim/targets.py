@@ -78,7 +78,9 @@ def format_value(key: str, value: float | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     if is_time_key(key):
-        return format_duration(value) if value >= 0 else "-" + format_duration(-value)
+        if value < 0 and format_duration(-value) != format_duration(0.0):
+            return "-" + format_duration(-value)
+        return format_duration(max(value, 0.0))
     if key in ("gpu_utilisation", "offered_load"):
         return f"{value:.1%}"
     if float(value).is_integer() and abs(value) < 1e15:
