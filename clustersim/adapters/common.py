@@ -543,6 +543,17 @@ class RowSet:
         self._code[target] = self._reasons.index(reason)
 
     @property
+    def raw(self) -> pa.Array | Sequence[str]:
+        """Each row's text, as read."""
+        return self._raw
+
+    def rejected_for(self, reason: str) -> np.ndarray:
+        """Mask of rows whose (first) rejection is ``reason``."""
+        if reason not in self._reasons:
+            return np.zeros(len(self), dtype=bool)
+        return self._code == self._reasons.index(reason)
+
+    @property
     def ok(self) -> np.ndarray:
         return self._code == 0
 

@@ -178,6 +178,10 @@ def _task_summary(task_path: Path, strict: bool) -> tuple[TaskSummary, list[str]
     gpus = np.where(ok, np.nan_to_num(inst, nan=0.0) * per_instance, 0.0)
     frac = ok & (plan > 0) & (plan % 100 != 0)
     job = common.text(cols["job_name"])
+    broken = rows.rejected_for("wrong number of fields")
+    if broken.any():  # still charge the row to its job: the first field names it
+        first_field = pc.list_element(pc.split_pattern(rows.raw, ",", max_splits=1), 0)
+        job = pc.if_else(pa.array(broken), common.text(first_field), job)
     names = pc.unique(job)
     code = pc.index_in(job, value_set=names).to_numpy(zero_copy_only=False)
     k = len(names)

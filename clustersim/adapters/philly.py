@@ -4,8 +4,10 @@ Input: a JSON array of job records (the published file), or JSON Lines (one reco
 line).  A record has ``jobid``, ``user``, ``vc``, ``status`` (Pass/Killed/Failed),
 ``submitted_time`` and ``attempts``: a list of scheduling attempts, each with ``start_time``,
 ``end_time`` and ``detail`` (a list of ``{"ip": machine, "gpus": ["gpu0", ...]}``).  Times are
-``YYYY-MM-DD HH:MM:SS`` wall-clock strings, read as UTC.  Line numbers in ``rejected`` are the
-record's index + 1 for a JSON array and the physical line for JSON Lines.
+``YYYY-MM-DD HH:MM:SS`` wall-clock strings, read as UTC (the trace names no zone; if they
+are US Pacific local time, an attempt spanning the 2017-11-05 DST change is off by an
+hour).  Line numbers in ``rejected`` are the record's index + 1 for a JSON array and the
+physical line for JSON Lines.
 
 Mapping (one record = one job; its attempts are folded into it):
 
@@ -67,8 +69,8 @@ class _RawRecords(Sequence[str]):
 
 
 def load_records(source: str, data: bytes) -> tuple[list[object], np.ndarray, list[str | None]]:
-    """(records, line numbers, raw texts or None); invalid JSON Lines entries are None records
-    with their text kept."""
+    """(records, line numbers, raw texts); a JSON Lines entry that does not parse becomes the
+    ``_INVALID`` marker with its text kept.  Raw texts are None for a JSON array."""
     try:
         body = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -486,3 +486,14 @@ def test_native_contract_holds(path, fmt, cluster):
     assert trace.rejected["line"].dtype == np.int64
     assert trace.rejected["line"].is_monotonic_increasing
     assert trace.notes and isinstance(trace.notes, tuple)
+
+
+def test_pai2020_task_row_with_wrong_field_count_spoils_its_job(tmp_path):
+    for name in ("pai_job_table.csv", "pai_task_table.csv"):
+        (tmp_path / name).write_text((DATA / "pai2020" / name).read_text())
+    task = tmp_path / "pai_task_table.csv"
+    task.write_text(task.read_text() + "4f057009a5d481acec67b088,worker,1.0,Terminated\n")
+    trace = read_trace(tmp_path, "pai2020")
+    assert "4f057009a5d481acec67b088" not in trace.jobs["job_id"].tolist()
+    assert (2, "bad task row") in reasons(trace)
+    assert any("pai_task_table.csv line 9: wrong number of fields" in n for n in trace.notes)
