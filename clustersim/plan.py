@@ -43,19 +43,25 @@ class Search:
     direction: str  # "smallest" or "largest"
 
     @property
+    def size(self) -> int:
+        """How many values: lo, lo+step, ... up to hi, and hi itself."""
+        n = int((self.hi - self.lo) // self.step) + 1
+        return n + (1 if self.lo + (n - 1) * self.step < self.hi else 0)
+
+    def at(self, i: int) -> float:
+        """The i-th value in search order, from the least to the most favourable end (the
+        answer is the first value, in this order, that meets every target)."""
+        j = i if self.direction == "smallest" else self.size - 1 - i
+        return min(self.lo + j * self.step, self.hi)
+
+    @property
     def grid(self) -> list[float]:
-        """lo, lo+step, ... and hi, ascending."""
-        n = int((self.hi - self.lo) // self.step)
-        values = [self.lo + i * self.step for i in range(n + 1)]
-        if values[-1] < self.hi:
-            values.append(self.hi)
-        return values
+        """Every value, ascending (for small ranges; the search never lists them)."""
+        return sorted(self.at(i) for i in range(self.size))
 
     @property
     def order(self) -> list[float]:
-        """The grid from the least to the most favourable end (the answer is the first
-        value, in this order, that meets every target)."""
-        return self.grid if self.direction == "smallest" else self.grid[::-1]
+        return [self.at(i) for i in range(self.size)]
 
     def override(self, value: float) -> str:
         text = str(int(value)) if float(value).is_integer() else repr(float(value))
@@ -255,7 +261,6 @@ def plan(scenario, targets: Sequence[str | Target], search: str | Search, seeds:
 
     base, targets, sr, seeds = prepare(scenario, targets, search, seeds, step=step,
                                        direction=direction, overrides=overrides)
-    order = sr.order
     own = runner is None
     runner = runner or Runner(LocalExecutor(workers))
     evaluated: dict[int, Evaluation] = {}
@@ -264,29 +269,29 @@ def plan(scenario, targets: Sequence[str | Target], search: str | Search, seeds:
         todo = [i for i in indices if i not in evaluated]
         specs = []
         for i in todo:
-            specs += base.specs([sr.override(order[i])], seeds)
+            specs += base.specs([sr.override(sr.at(i))], seeds)
         summaries = runner.summaries(specs)
         n = len(seeds)
         for j, i in enumerate(todo):
             reps = Replications.of(seeds, summaries[j * n:(j + 1) * n], confidence)
             verdicts = {t.text: t.verdict(reps.metrics.get(t.key)) for t in targets}
-            evaluated[i] = Evaluation(order[i], reps, verdicts)
+            evaluated[i] = Evaluation(sr.at(i), reps, verdicts)
         return {i: evaluated[i].meets for i in indices}
 
     probes = max(1, getattr(runner.executor, "slots", 1) // len(seeds))
     try:
-        index, at_end = _search_order(len(order), meets, probes)
+        index, at_end = _search_order(sr.size, meets, probes)
     finally:
         if own:
             runner.executor.close()
     status = "none_in_range" if index is None else "below_range" if at_end else "found"
-    answer = None if index is None else order[index]
+    answer = None if index is None else sr.at(index)
     result = PlanResult(sr, targets, seeds, answer, status, list(evaluated.values()), [], confidence)
-    result.notes = _notes(result, evaluated, order, index)
+    result.notes = _notes(result, evaluated, index)
     return result
 
 
-def _notes(result: PlanResult, evaluated: dict[int, Evaluation], order: list[float], index: int | None) -> list[str]:
+def _notes(result: PlanResult, evaluated: dict[int, Evaluation], index: int | None) -> list[str]:
     sr, notes = result.search, []
     if index is not None and index - 1 in evaluated:
         prev = evaluated[index - 1]
@@ -294,7 +299,7 @@ def _notes(result: PlanResult, evaluated: dict[int, Evaluation], order: list[flo
         if straddling:
             notes.append(
                 f"At {sr.key} = {sr.show(prev.value)} the confidence interval straddles "
-                f"{', '.join(straddling)}; taking the next value, {sr.show(order[index])}. More "
+                f"{', '.join(straddling)}; taking the next value, {sr.show(sr.at(index))}. More "
                 "seeds may show the straddling value is enough."
             )
     ranked = sorted(evaluated)
