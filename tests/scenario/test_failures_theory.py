@@ -82,8 +82,8 @@ class PoolLog(Engine):
 def test_failure_count_is_poisson_in_node_time_in_service():
     """40 nodes (4 of them hot spares) for a year at 50/1,000 node-days, default repairs
     (mean ~1.8 days, so ~8% of node-time is spent down): the count must match rate x
-    node-time *in service*. Using all 40 nodes x horizon instead would be ~8% (= 220, about
-    4 sigma) too high. Idle spares are in service and fail at the same rate: the failures
+    node-time *in service*. Using all 40 nodes x horizon instead would be ~8% (2,920 vs
+    2,695 observed: 4 sigma) too high. Idle spares are in service and fail at the same rate: the failures
     of nodes that were in the spare pool when they failed must match rate x spare-node-time
     (3 sigma; ~280 expected, 0 if spares were immune)."""
     sc = scenario(
@@ -111,7 +111,8 @@ def test_failure_count_is_poisson_in_node_time_in_service():
         spare_expected += PER_S * step_integral(times, sizes, 0.0, sc.horizon)
     # measured: 2,695 failures vs 2,687 expected (3 sigma = 156)
     assert abs(observed - expected) <= 3 * math.sqrt(expected), (observed, expected)
-    assert expected < nominal - 4 * math.sqrt(nominal)  # the in-service correction matters
+    # the in-service correction matters: all nodes x horizon would fail the same check
+    assert abs(observed - nominal) > 3 * math.sqrt(nominal), (observed, nominal)
     assert abs(on_spares - spare_expected) <= 3 * math.sqrt(spare_expected), (
         on_spares,
         spare_expected,
