@@ -222,6 +222,71 @@ def test_time_to_failure_distribution_with_early_life_on_weibull():
             assert abs(np.mean(draws <= t) - p) <= 4 * math.sqrt(p * (1 - p) / n), (young, t / DAY)
 
 
+def node_up_seconds(result, nodes: int) -> np.ndarray:
+    """Each node's time in service, from the events table: horizon minus its down intervals
+    (failure -> repair, or -> horizon when unrepaired or pulled)."""
+    horizon = result.scenario.horizon
+    up = np.full(nodes, horizon)
+    ev = result.events
+    for node, rows in ev[ev["node_id"] >= 0].groupby("node_id"):
+        t = rows["t_s"].to_numpy(float)
+        kinds = rows["kind"].tolist()
+        for i, kind in enumerate(kinds):
+            if kind == "failure":
+                back = t[i + 1] if i + 1 < len(kinds) and kinds[i + 1] == "repair" else horizon
+                up[node] -= back - t[i]
+    return up
+
+
+def test_lemons_fail_at_their_multiplied_rate_and_are_pulled():
+    """lemons: 25% of nodes at x10. Per node the failure intensity is rate x (10 if lemon),
+    so the count of each group is a martingale check against rate x multiplier x that
+    group's in-service time (from the events; 3 sigma). Counting lemons at x1 would be
+    ~7x too few. With ``pull_after: 2`` every node is retired at its second failure."""
+    nodes = 40
+    base = {"rate_per_1000_node_days": 20.0, "job_rate_per_1000_node_days": 0}
+    sc = scenario(
+        nodes,
+        200 * DAY,
+        {**base, "lemons": {"fraction": 0.25, "multiplier": 10, "pull_after": 1000}},
+    )
+    per_s = 20.0 / 1000.0 / DAY
+    obs = np.zeros(2)
+    exp = np.zeros(2)
+    for seed in range(2):
+        engine = Engine(sc, Streams(seed))
+        engine.run()
+        r = engine.result()
+        lemon = np.array(engine.failures.lemon[:nodes])
+        assert 0 < lemon.sum() < nodes
+        up = node_up_seconds(r, nodes)
+        ev = r.events[r.events["kind"] == "failure"]
+        hit = np.bincount(ev["node_id"].to_numpy(int), minlength=nodes)
+        obs += [hit[~lemon].sum(), hit[lemon].sum()]
+        exp += [per_s * up[~lemon].sum(), 10 * per_s * up[lemon].sum()]
+    # measured: ordinary 240 vs 251, lemons 432 vs 453 (15 lemons of 80 node draws)
+    for o, e in zip(obs, exp, strict=True):
+        assert abs(o - e) <= 3 * math.sqrt(e), (obs, exp)
+
+    pull = scenario(
+        nodes,
+        200 * DAY,
+        {
+            **base,
+            "rate_per_1000_node_days": 50.0,
+            "lemons": {"fraction": 0.25, "multiplier": 10, "pull_after": 2},
+        },
+    )
+    r = simulate(pull, 0)
+    ev = r.events
+    fails = np.bincount(ev.loc[ev["kind"] == "failure", "node_id"].to_numpy(int), minlength=nodes)
+    pulled = ev.loc[ev["kind"] == "pulled", "node_id"].to_numpy(int)
+    assert fails.max() <= 2
+    assert sorted(pulled) == sorted(np.flatnonzero(fails == 2))
+    assert r.summary["nodes_pulled"] == len(pulled) > 0
+    assert r.timeseries["down_nodes"].iloc[-1] >= len(pulled)
+
+
 # ------------------------------------------------------------------------ Little's law
 
 
