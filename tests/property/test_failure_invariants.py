@@ -438,3 +438,28 @@ def test_cluster_check_accepts_a_hung_job():
     engine.env.run(until=1100.0)  # node 1 failed at 1,000 s; detection at 1,300 s
     assert not math.isnan(next(iter(engine.running)).hung_since)
     engine.cluster.check()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: Engine.result() (clustersim/sim.py) is not idempotent: it closes the segments "
+    "of running jobs (remaining_s -= progress) and appends them to the job log each time, so a "
+    "second call duplicates their rows and counts their progress twice",
+)
+def test_result_can_be_called_twice():
+    from clustersim.model import JobSpec
+
+    data = {
+        "name": "x",
+        "horizon": "1d",
+        "cluster": {"nodes": 2, "gpus_per_node": 8},
+        "scheduler": {"policy": "fifo"},
+        "workload": {
+            "classes": [{"name": "a", "arrival_rate_per_h": 0, "gpus": 1, "duration": "1h"}]
+        },
+        "failures": {"rate_per_1000_node_days": 0, "job_rate_per_1000_node_days": 0},
+    }
+    engine = Engine(scenario_from_dict(data), Streams(0), [JobSpec("a", 0.0, 8, 2 * DAY, "t")])
+    engine.run()
+    first, second = engine.result(), engine.result()
+    pd.testing.assert_frame_equal(first.jobs, second.jobs)
