@@ -6,11 +6,13 @@ do jobs wait? It is built from what the simulator wrote (``config.json``, ``summ
 
 The report is a list of sections. Each section builder takes the loaded :class:`Run` and returns
 a :class:`Section` ``(markdown, [figure paths])``, or None when the data it needs is not in the
-run. To add one (failures, supply, services, ...), write such a function and put it in
-``SECTIONS`` before ``glossary``. Figures are written with :func:`save_figure`; markdown uses
-only the subset :func:`markdown_to_html` understands (headings, paragraphs, pipe tables,
-``- `` lists, ``> `` quotes, images on a line of their own, ``**bold**``, ``*italic*``,
-`` `code` ``, backslash escapes, and ``<!-- class: NAME -->`` to style the next block in HTML).
+run. To add one (supply, services, ...), write such a function and put it in ``SECTIONS``
+before ``glossary``; a long one can live in its own module, reached through a thin wrapper
+here that imports it when called (as ``failures`` does with ``clustersim.report_failures``).
+Figures are written with :func:`save_figure`; markdown uses only the subset
+:func:`markdown_to_html` understands (headings, paragraphs, pipe tables, ``- `` lists, ``> ``
+quotes, images on a line of their own, ``**bold**``, ``*italic*``, `` `code` ``, backslash
+escapes, and ``<!-- class: NAME -->`` to style the next block in HTML).
 """
 
 from __future__ import annotations
@@ -389,9 +391,14 @@ def summary_tables(run: Run) -> Section:
         f"{_count(jobs.get(k))} {k}" for k in ("submitted", "finished", "running", "queued",
                                               "rejected")
     ) + ". Wait and JCT cover jobs submitted after warm-up."]
+    shown = set(_SUMMARY_KEYS_SHOWN)
+    if isinstance(run.scenario.get("failures"), dict):  # the failures section shows these
+        from clustersim.report_failures import SUMMARY_KEYS
+
+        shown |= SUMMARY_KEYS
     extra = [
         (key, _number(value)) for key, value in summary.items()
-        if key not in _SUMMARY_KEYS_SHOWN and _number(value) is not None
+        if key not in shown and _number(value) is not None
     ]
     if extra:
         lines += ["", "### Other metrics", ""]
@@ -480,6 +487,17 @@ def glossary(run: Run) -> Section:
     return Section("\n".join(lines), [])
 
 
+def failures(run: Run) -> Section | None:
+    """Failures and goodput (only when the scenario has ``failures``): built by
+    ``clustersim.report_failures``, which imports this module, so it is imported here, when
+    the report is built, not at the top (no import cycle, and no cost without failures)."""
+    if not isinstance(run.scenario.get("failures"), dict):
+        return None
+    from clustersim.report_failures import failures_section
+
+    return failures_section(run)
+
+
 SectionBuilder = Callable[[Run], Section | None]
 SECTIONS: list[SectionBuilder] = [
     title,
@@ -489,6 +507,7 @@ SECTIONS: list[SectionBuilder] = [
     queue_figure,
     wait_cdf_figure,
     wait_by_size_figure,
+    failures,
     glossary,  # keep last; new sections go before it
 ]
 
