@@ -242,9 +242,9 @@ _WAIT_TICKS = [
 
 
 @_styled
-def wait_cdf_png(waits_by_class: Mapping[str, Any], target_s: float) -> bytes | None:
-    """Empirical CDF of wait per class plus all jobs, x log in hours clipped at 1 s.
-    None when no class has any wait to plot."""
+def wait_cdf_png(waits_by_class: Mapping[str, Any], target_s: float, recorded=None) -> bytes | None:
+    """Empirical CDF of wait per class plus all jobs, x log in hours clipped at 1 s, and the
+    trace's recorded waits when given. None when no class has any wait to plot."""
     import numpy as np
 
     classes = {k: np.asarray(v, dtype=float) for k, v in waits_by_class.items()}
@@ -255,7 +255,10 @@ def wait_cdf_png(waits_by_class: Mapping[str, Any], target_s: float) -> bytes | 
     everything = np.concatenate(list(classes.values()))
     fig, (ax,) = _figure()
     lo = 1 / HOUR_S
-    hi = max(float(everything.max()) / HOUR_S * 1.5, target_s / HOUR_S * 2, 10 * lo)
+    longest = float(everything.max())
+    if recorded is not None and len(recorded):
+        longest = max(longest, float(np.nanmax(np.asarray(recorded, dtype=float))))
+    hi = max(longest / HOUR_S * 1.5, target_s / HOUR_S * 2, 10 * lo)
 
     def draw(waits, **kw):
         x = np.sort(np.clip(waits / HOUR_S, lo, None))
@@ -269,6 +272,9 @@ def wait_cdf_png(waits_by_class: Mapping[str, Any], target_s: float) -> bytes | 
         for i, name in enumerate(order[: len(palette)]):
             draw(classes[name], color=palette[i], label=f"{name} (n={len(classes[name]):,})")
     draw(everything, color="black", lw=2.4, label=f"all jobs (n={len(everything):,})")
+    if recorded is not None and len(recorded):
+        draw(np.asarray(recorded, dtype=float), color="0.45", lw=2.0, ls="--",
+             label=f"recorded in the trace (n={len(recorded):,})")
     ax.axvline(target_s / HOUR_S, color=TARGET, ls="--", lw=1.5,
                label=f"target: {target_s / HOUR_S:g} h")
     ax.axhline(90, color=WARMUP, ls=":", lw=1.2)
