@@ -18,16 +18,26 @@ from pathlib import Path
 DEFAULT = Path(__file__).resolve().parent.parent / "seeds" / "lingang-4000.yaml"
 
 
-def timed(executor, specs) -> tuple[float, list[dict]]:
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished (reaped) children."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def timed(executor, specs) -> tuple[float, float, list[dict]]:
+    """Wall seconds, CPU seconds (pool workers included once shut down), summaries."""
     from clustersim.runs import Runner
 
     runner = Runner(executor)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu()
     try:
         summaries = runner.summaries(specs)
     finally:
         executor.close()
-    return time.perf_counter() - start, summaries
+    return time.perf_counter() - start, _cpu() - cpu, summaries
 
 
 def main() -> None:
@@ -47,17 +57,19 @@ def main() -> None:
     cores = os.cpu_count() or 1
     print(f"{args.seeds} replications of {args.scenario} on a {cores}-core machine "
           f"(load average before: {', '.join(f'{x:.2f}' for x in os.getloadavg())})")
-    serial_s, serial = timed(LocalExecutor(workers=1), specs)
-    print(f"  {'1 process':<24} {serial_s:8.1f} s   ({serial_s / args.seeds:.2f} s per run)")
+    serial_s, serial_cpu, serial = timed(LocalExecutor(workers=1), specs)
+    print(f"  {'1 process':<24} {serial_s:8.1f} s wall  {serial_cpu:8.1f} s CPU")
     parallel = DaskExecutor(args.dask) if args.dask else LocalExecutor(args.workers)
     label = repr(parallel)
-    pool_s, pooled = timed(parallel, specs)
+    pool_s, pool_cpu, pooled = timed(parallel, specs)
     speedup = serial_s / pool_s
     slots = parallel.slots if not args.dask else None
-    print(f"  {label:<24} {pool_s:8.1f} s   ({pool_s / args.seeds:.2f} s per run)")
+    print(f"  {label:<24} {pool_s:8.1f} s wall  {pool_cpu:8.1f} s CPU (workers included)")
     eff = f", efficiency {speedup / slots:.0%} of {slots} workers" if slots else ""
     print(f"  speed-up {speedup:.2f}x{eff}")
     print(f"  identical summaries: {serial == pooled}")
+    print(f"  load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())} "
+          "(other processes on the machine share its cores)")
     reps = Replications.of(range(args.seeds), serial)
     for key in ("wait_s.p90", "by_class.large.wait_s.p90", "gpu_utilisation"):
         s = reps.metrics.get(key)
