@@ -84,10 +84,24 @@ def run(
     out: Annotated[Path | None, typer.Option(help="run directory (default: reports/<scenario name>/)")] = None,
     set_: SetOption = None,
     report: Annotated[bool, typer.Option(help="build report.md/report.html after the run")] = True,
+    seeds: Annotated[str | None, typer.Option(help="replicate: a count (20), a range (1-20) or a list (3,5,8); prints means with 95% CIs")] = None,
+    precision: Annotated[str | None, typer.Option(help="with --seeds: add seeds until each --metric's CI half-width is within this share of its mean, e.g. 5%")] = None,
+    metric: Annotated[list[str] | None, typer.Option(help="with --seeds: metrics to show / reach --precision on, e.g. wait_s.p90")] = None,
+    max_seeds: Annotated[int, typer.Option(help="with --precision: cap on seeds", min=2)] = 100,
+    dask: Annotated[str | None, typer.Option(help="with --seeds: run on this Dask scheduler address")] = None,
+    workers: Annotated[int | None, typer.Option(help="with --seeds: local worker processes (default: all cores)", min=1)] = None,
 ) -> None:
-    """Simulate a scenario and write the run directory and its report."""
+    """Simulate a scenario and write the run directory and its report (or replicate it over seeds)."""
     from clustersim.config import load_scenario
 
+    if seeds is not None or precision is not None:
+        from clustersim.cli_plan import run_replications
+
+        run_replications(
+            scenario=scenario, seeds=seeds or "20", precision=precision, metric=metric,
+            max_seeds=max_seeds, set_=set_, out=out, dask=dask, workers=workers,
+        )
+        return
     with user_errors():
         path = scenario or default_scenario()
         sc = load_scenario(path, set_ or [])
@@ -260,6 +274,15 @@ def report(run_dir: Annotated[Path, typer.Argument(help="a run directory written
     with user_errors():
         path = build(run_dir)
     typer.echo(f"report: {path}")
+
+
+def _register_planning() -> None:
+    from clustersim.cli_plan import register
+
+    register(app)
+
+
+_register_planning()
 
 
 def main() -> None:
