@@ -1,0 +1,95 @@
+"""Shared pieces of the scenario models: the frozen base class, shorthands, file paths, times,
+and field-addressed error messages for checks that span several fields."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
+
+from clustersim.units import parse_duration
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def resolve_path(value: Any, info: ValidationInfo) -> Any:
+    if value is None:
+        return value
+    base = (info.context or {}).get("base_dir")
+    path = Path(value)
+    if base is not None and not path.is_absolute():
+        path = Path(base) / path
+    return path
+
+
+def kind_shorthand(value: Any) -> Any:
+    return {"kind": value} if isinstance(value, str) else value
+
+
+# A check that spans several fields raises ``at_field("orders[1].batch_nodes", "...")``; the
+# error renderer turns the tag into the location, so the message names the field the user
+# wrote, relative to the model whose validator raised it.
+_FIELD_TAG = re.compile(r"^\[field (?P<path>\S+)\] (?P<msg>.*)$", re.S)
+
+
+def at_field(path: str, message: str) -> ValueError:
+    return ValueError(f"[field {path}] {message}")
+
+
+def split_field_tag(message: str) -> tuple[str | None, str]:
+    m = _FIELD_TAG.match(message)
+    return (m.group("path"), m.group("msg")) if m else (None, message)
+
+
+# Points in time: a duration from time 0 (``90d``), or a calendar date (``2023-10-17``) when the
+# supply section gives a ``start_date``. Dates are kept as written and turned into seconds by
+# ``SupplyConfig.seconds``.
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _when(value: Any, before_zero: str) -> Any:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if _ISO_DATE.match(text):
+            try:
+                return date.fromisoformat(text)
+            except ValueError:
+                raise ValueError(f"not a valid date: {value!r}") from None
+        if text.startswith("-"):
+            raise ValueError(before_zero.format(value=value))
+    elif isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+        raise ValueError(before_zero.format(value=value))
+    return parse_duration(value)
+
+
+def _when_any(value: Any) -> Any:
+    return _when(value, "{value!r} is before time 0; give a duration from the start (90d) or a date")
+
+
+def _when_order(value: Any) -> Any:
+    return _when(
+        value,
+        "an order at {value!r} is before time 0; the fleet at time 0 is the `cluster` section, "
+        "orders are placed at or after time 0",
+    )
+
+
+When = Annotated[
+    float | date,
+    BeforeValidator(_when_any),
+    Field(description="a time: a duration from the start (90d, 12w) or a date (2023-10-17, needs supply.start_date)"),
+]
+OrderTime = Annotated[
+    float | date,
+    BeforeValidator(_when_order),
+    Field(description="when the order is placed: a duration from the start or a date (needs supply.start_date)"),
+]

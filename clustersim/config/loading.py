@@ -1,0 +1,178 @@
+"""Loading scenarios: YAML files, ``--set`` overrides, validation with one line per problem.
+
+This is the only module that reads YAML. ``load_scenario(path, overrides)`` reads the file,
+applies ``dotted.key=value`` overrides (list items by index: ``workload.classes[0].duration``),
+resolves relative file paths against the scenario's folder, validates, and turns every
+validation problem into one line naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from clustersim.config.base import split_field_tag
+from clustersim.config.scenario import Scenario
+from clustersim.errors import ScenarioError
+
+_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _split_key(key: str) -> list[str | int]:
+    parts: list[str | int] = []
+    pos = 0
+    key = key.strip()
+    while pos < len(key):
+        if key[pos] == "." and parts:
+            pos += 1
+        m = _TOKEN.match(key, pos)
+        if m is None:
+            raise ValueError(f"cannot parse key {key!r} at position {pos}")
+        parts.append(m.group(1) if m.group(1) is not None else int(m.group(2)))
+        pos = m.end()
+    if not parts:
+        raise ValueError("empty key")
+    return parts
+
+
+def apply_override(data: dict, assignment: str) -> None:
+    """Apply ``a.b[0].c=value`` to a nested dict in place; the value is parsed as YAML."""
+    import yaml
+
+    if "=" not in assignment:
+        raise ValueError(f"expected key=value, got {assignment!r}")
+    key, _, raw = assignment.partition("=")
+    parts = _split_key(key)
+    value = yaml.safe_load(raw) if raw.strip() else ""
+    node: Any = data
+    for i, part in enumerate(parts[:-1]):
+        nxt = parts[i + 1]
+        if isinstance(part, int):
+            if not isinstance(node, list) or part >= len(node):
+                raise ValueError(f"{key}: no list item [{part}] here")
+            node = node[part]
+        else:
+            if not isinstance(node, dict):
+                raise ValueError(f"{key}: {part!r} is not inside a mapping")
+            if node.get(part) is None:
+                if isinstance(nxt, int):
+                    raise ValueError(f"{key}: {part!r} is not a list")
+                node[part] = {}
+            elif isinstance(node[part], str) and not isinstance(nxt, int):
+                node[part] = {"kind": node[part]}  # expand shorthand like `policy: fifo`
+            node = node[part]
+    last = parts[-1]
+    if isinstance(last, int):
+        if not isinstance(node, list) or last >= len(node):
+            raise ValueError(f"{key}: no list item [{last}] here")
+        node[last] = value
+    else:
+        if not isinstance(node, dict):
+            raise ValueError(f"{key}: {last!r} is not inside a mapping")
+        node[last] = value
+
+
+def _loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("fixed", "exponential", "lognormal", "empirical", "fifo", "sjf", "backfill", "pack", "spread"):
+            continue  # pydantic's union tag, not a field the user wrote
+        elif part.startswith("function-") or part in ("str", "int", "float", "date"):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def render_validation_error(err: ValidationError) -> list[str]:
+    problems = []
+    for item in err.errors():
+        where = _loc(item["loc"])
+        msg = item["msg"]
+        msg = msg.removeprefix("Value error, ")
+        path, msg = split_field_tag(msg)
+        if path is not None:  # a check across fields names the field it is about
+            where = path if where == "(top level)" else f"{where}.{path}"
+        if item["type"] == "extra_forbidden":
+            msg = "unknown key (not part of the scenario format; see `clustersim schema`)"
+        elif item["type"] == "missing":
+            msg = "required field is missing"
+        elif item["type"] == "union_tag_invalid":
+            ctx = item.get("ctx", {})
+            msg = f"unknown kind {ctx.get('tag')!r}; expected one of: {ctx.get('expected_tags')}"
+        given = item.get("input")
+        if (
+            item["type"] not in ("missing", "extra_forbidden", "union_tag_invalid")
+            and path is None
+            and "got" not in msg
+            and not isinstance(given, dict | list)
+        ):
+            msg += f" (got {given!r})"
+        problems.append(f"{where}: {msg}")
+    return problems
+
+
+def scenario_from_dict(data: Any, *, source: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
+    """Validate a plain mapping into a Scenario, raising ScenarioError with one line per field."""
+    if not isinstance(data, dict):
+        raise ScenarioError(source, [f"(top level): expected a mapping of keys, got {type(data).__name__}"])
+    try:
+        return Scenario.model_validate(data, context={"base_dir": base_dir})
+    except ValidationError as err:
+        raise ScenarioError(source, render_validation_error(err)) from None
+
+
+def read_scenario_dict(path: str | Path) -> dict:
+    """Read a scenario YAML file into a plain dict (no validation)."""
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(str(path), ["file not found"]) from None
+    except OSError as err:
+        raise ScenarioError(str(path), [f"cannot read: {err.strerror}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
+        problem = getattr(err, "problem", None) or str(err)
+        raise ScenarioError(str(path), [f"{where}: not valid YAML ({problem})"]) from None
+    if data is None:
+        raise ScenarioError(str(path), ["(top level): the file is empty"])
+    return data
+
+
+def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
+    """Read, override, resolve and validate a scenario file."""
+    path = Path(path)
+    data = read_scenario_dict(path)
+    return scenario_with_overrides(data, overrides, source=str(path), base_dir=path.parent)
+
+
+def scenario_with_overrides(
+    data: dict, overrides: list[str] | tuple[str, ...] = (), *, source: str, base_dir: Path | None
+) -> Scenario:
+    import copy
+
+    data = copy.deepcopy(data)
+    problems = []
+    for assignment in overrides:
+        try:
+            apply_override(data, assignment)
+        except ValueError as err:
+            problems.append(f"--set {err}")
+    if problems:
+        raise ScenarioError(source, problems)
+    return scenario_from_dict(data, source=source, base_dir=base_dir)
+
+
+def scenario_json_schema() -> dict:
+    return Scenario.model_json_schema()

@@ -1,0 +1,91 @@
+"""The scenario: the fleet at time zero, the scheduler, the workload, failures and supply."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from clustersim.config.base import Frozen, at_field
+from clustersim.config.failures import FailuresConfig
+from clustersim.config.scheduler import SchedulerConfig
+from clustersim.config.supply import SupplyConfig
+from clustersim.config.workload import WorkloadConfig
+from clustersim.distributions import Duration
+
+
+class ClusterConfig(Frozen):
+    """The fleet at time zero."""
+
+    nodes: int = Field(500, ge=1, description="number of nodes in service at time zero")
+    gpus_per_node: int = Field(8, ge=1, le=64, description="GPUs in each node")
+    gpu_type: str = Field(
+        "A100",
+        min_length=1,
+        description="GPU type of the fleet at time zero (a name from supply.gpu_types when there is a supply section)",
+    )
+
+    @property
+    def gpus(self) -> int:
+        return self.nodes * self.gpus_per_node
+
+
+class Scenario(Frozen):
+    """A complete, reproducible description of one simulated cluster and its workload."""
+
+    name: str = Field(min_length=1, description="scenario name; default output folder")
+    horizon: Duration = Field(description="how long to simulate")
+    warmup: Duration = Field(
+        0.0, description="jobs submitted before this are left out of waits; utilisation counts from here"
+    )
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig, description="the fleet")
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig, description="scheduling")
+    workload: WorkloadConfig = Field(description="what jobs arrive")
+    failures: FailuresConfig | None = Field(None, description="node failures and repair; off when absent")
+    supply: SupplyConfig | None = Field(
+        None, description="GPU types, orders, deliveries, retirement, rental and energy; a fixed fleet when absent"
+    )
+
+    @model_validator(mode="after")
+    def _times(self) -> Scenario:
+        if self.horizon <= 0:
+            raise ValueError("horizon must be > 0")
+        if self.warmup >= self.horizon:
+            raise ValueError(f"warmup ({self.warmup:g} s) must be shorter than horizon ({self.horizon:g} s)")
+        if self.failures is not None and self.failures.spare_nodes >= self.cluster.nodes:
+            raise ValueError(
+                f"failures.spare_nodes ({self.failures.spare_nodes}) must be smaller than "
+                f"cluster.nodes ({self.cluster.nodes})"
+            )
+        self._check_types()
+        return self
+
+    def known_types(self) -> list[str]:
+        """GPU type names a job or an order may name."""
+        if self.supply is None:
+            return [self.cluster.gpu_type]
+        return list(self.supply.gpu_types)
+
+    def _check_types(self) -> None:
+        known = self.known_types()
+        if self.supply is not None:
+            types = self.supply.gpu_types
+            own = self.cluster.gpu_type
+            if own not in types:
+                raise at_field("cluster.gpu_type", f"unknown GPU type {own!r}; supply.gpu_types has: {', '.join(types)}")
+            if types[own].gpus_per_node != self.cluster.gpus_per_node:
+                raise at_field(
+                    "cluster.gpus_per_node",
+                    f"{self.cluster.gpus_per_node} differs from supply.gpu_types.{own}.gpus_per_node "
+                    f"({types[own].gpus_per_node}); give the same value",
+                )
+            for i, r in enumerate(self.supply.rental):
+                per = types[r.gpu_type or own].gpus_per_node
+                if r.gpus % per:
+                    raise at_field(
+                        f"supply.rental[{i}].gpus", f"{r.gpus} GPUs is not a whole number of {per}-GPU nodes"
+                    )
+        for i, cls in enumerate(self.workload.classes or ()):
+            if cls.gpu_type != "any" and cls.gpu_type not in known:
+                raise at_field(
+                    f"workload.classes[{i}].gpu_type",
+                    f"unknown GPU type {cls.gpu_type!r}; expected `any` or one of: {', '.join(known)}",
+                )
