@@ -1,66 +1,122 @@
 """The cluster: the single owner of node and GPU state.
 
-Free capacity is indexed by bucket: ``buckets[k]`` holds the schedulable nodes with exactly
-``k`` free GPUs, as an insertion-ordered dict used as an ordered set (deterministic, O(1)
-add/remove). Finding a node for a job is then a walk over at most ``gpus_per_node + 1``
-buckets, never a scan of the cluster.
+Nodes belong to *pools*: one pool per GPU type owned (and one per rented type). Pool 0 is the
+fleet at time zero; a cluster without a supply section has only pool 0. Node ids are global
+(one id space for all pools), so failures, events and jobs name nodes the same way.
+
+Free capacity is indexed per pool by bucket: ``pool.buckets[k]`` holds the schedulable nodes
+of that pool with exactly ``k`` free GPUs, as an insertion-ordered dict used as an ordered set
+(deterministic, O(1) add/remove). Finding a node for a job is then a walk over at most
+``gpus_per_node + 1`` buckets of each pool the job may use, never a scan of the cluster.
+``buckets``, ``end_heap`` and ``gpus_per_node`` on the cluster are pool 0's.
 
 Placement rules (gang scheduling): a job of ``g <= gpus_per_node`` GPUs runs on one node; a
-larger job takes ``g / gpus_per_node`` whole nodes and ``g`` must be a multiple of
-``gpus_per_node``.
+larger job takes ``g / gpus_per_node`` whole nodes of one pool, and ``g`` must be a multiple
+of that pool's ``gpus_per_node``. A job never mixes pools (so never mixes GPU types).
+
+Retirement drains: a retiring node takes no new jobs and leaves service when its last job ends.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from clustersim.model import Job
 
 
-class Cluster:
-    def __init__(self, nodes: int, gpus_per_node: int):
-        if nodes < 1 or gpus_per_node < 1:
-            raise ValueError("a cluster needs at least one node and one GPU per node")
+class Pool:
+    """The nodes of one GPU type (owned or rented): their free-capacity index and levels."""
+
+    __slots__ = ("index", "name", "gpu_type", "gpus_per_node", "speed", "buckets", "end_heap", "up_nodes", "busy_gpus", "nodes")
+
+    def __init__(self, index: int, name: str, gpus_per_node: int, speed: float, gpu_type: str):
+        self.index = index
+        self.name = name
+        self.gpu_type = gpu_type
         self.gpus_per_node = gpus_per_node
-        self.free: list[int] = []  # free GPUs per node (0 for nodes not in service)
-        self.up: list[bool] = []  # in service (schedulable unless a spare)
-        self.spare: list[bool] = []  # held back as a hot spare
-        self.spares_free: dict[int, None] = {}  # idle spares, in service
-        self.spare_target = 0
-        self.jobs_on: list[dict[Job, None]] = []  # running jobs per node (ordered set)
+        self.speed = speed
         self.buckets: list[dict[int, None]] = [{} for _ in range(gpus_per_node + 1)]
-        self.up_nodes = 0
-        self.busy_gpus = 0
         # Running jobs by expected end: (expected_end_s, seq, token, job). Entries whose token
         # no longer matches the job's (it ended or restarted) are stale and skipped.
         self.end_heap: list[tuple[float, int, int, Job]] = []
+        self.up_nodes = 0
+        self.busy_gpus = 0
+        self.nodes: dict[int, None] = {}  # nodes in service (up or down), not retired
+
+    @property
+    def up_gpus(self) -> int:
+        return self.up_nodes * self.gpus_per_node
+
+    def per_node(self, gpus: int) -> int:
+        g = self.gpus_per_node
+        return gpus if gpus <= g else g
+
+    def nodes_needed(self, gpus: int) -> int:
+        g = self.gpus_per_node
+        return 1 if gpus <= g else gpus // g
+
+
+class Cluster:
+    def __init__(self, nodes: int, gpus_per_node: int, pool: str = "default", speed: float = 1.0):
+        if nodes < 1 or gpus_per_node < 1:
+            raise ValueError("a cluster needs at least one node and one GPU per node")
+        self.pools: list[Pool] = []
+        self.pool_of: list[int] = []  # pool of each node
+        self.free: list[int] = []  # free GPUs per node (0 for nodes not in service)
+        self.up: list[bool] = []  # in service (schedulable unless a spare or retiring)
+        self.spare: list[bool] = []  # held back as a hot spare (pool 0 only)
+        self.retired: list[bool] = []  # left service for good
+        self.draining: dict[int, None] = {}  # retiring: no new jobs, leaves when its jobs end
+        self.spares_free: dict[int, None] = {}  # idle spares, in service
+        self.spare_target = 0
+        self.jobs_on: list[dict[Job, None]] = []  # running jobs per node (ordered set)
+        self.up_nodes = 0
+        self.up_gpus = 0
+        self.busy_gpus = 0
+        self.retired_nodes = 0
         self.version = 0  # bumped when nodes change state (not on allocate/release)
+        self.on_retired: Callable[[int], None] | None = None  # told when a node leaves service
+        first = self.add_pool(pool, gpus_per_node, speed)
+        self.gpus_per_node = gpus_per_node
+        self.buckets = first.buckets
+        self.end_heap = first.end_heap
         self.add_nodes(nodes)
 
     # ----------------------------------------------------------------------------- capacity
+
+    def add_pool(self, name: str, gpus_per_node: int, speed: float = 1.0, gpu_type: str | None = None) -> Pool:
+        pool = Pool(len(self.pools), name, gpus_per_node, speed, gpu_type or name)
+        self.pools.append(pool)
+        self.version += 1
+        return pool
+
+    @property
+    def typed(self) -> bool:
+        """More than one pool: jobs must be matched to pools."""
+        return len(self.pools) > 1
 
     @property
     def node_count(self) -> int:
         return len(self.free)
 
     @property
-    def up_gpus(self) -> int:
-        return self.up_nodes * self.gpus_per_node
-
-    @property
     def free_gpus(self) -> int:
         return self.up_gpus - self.busy_gpus
 
-    def nodes_needed(self, gpus: int) -> int:
-        g = self.gpus_per_node
-        return 1 if gpus <= g else gpus // g
+    @property
+    def down_nodes(self) -> int:
+        """Nodes in service but down (failed, in repair or pulled)."""
+        return len(self.free) - self.up_nodes - self.retired_nodes
 
-    def per_node(self, gpus: int) -> int:
-        return gpus if gpus <= self.gpus_per_node else self.gpus_per_node
+    def nodes_needed(self, gpus: int, pool: int = 0) -> int:
+        return self.pools[pool].nodes_needed(gpus)
+
+    def per_node(self, gpus: int, pool: int = 0) -> int:
+        return self.pools[pool].per_node(gpus)
 
     def shape_problem(self, gpus: int, max_nodes: int | None = None) -> str | None:
-        """Why a job of this size can never run on this cluster, or None if it can."""
+        """Why a job of this size can never run on pool 0, or None if it can."""
         g = self.gpus_per_node
         nodes = self.schedulable_nodes() if max_nodes is None else max_nodes
         if gpus < 1:
@@ -71,25 +127,35 @@ class Cluster:
             return f"{gpus} GPUs is more than the cluster's {nodes * g}"
         return None
 
-    def fits(self, gpus: int) -> bool:
-        g = self.gpus_per_node
+    def fits(self, gpus: int, pool: int = 0) -> bool:
+        p = self.pools[pool]
+        g = p.gpus_per_node
+        buckets = p.buckets
         if gpus > g:
-            return len(self.buckets[g]) >= gpus // g
-        buckets = self.buckets
+            return len(buckets[g]) >= gpus // g
         for k in range(gpus, g + 1):
             if buckets[k]:
                 return True
         return False
 
     def find(
-        self, gpus: int, order: Sequence[int], exclude: frozenset[int] | set[int] = frozenset()
+        self,
+        gpus: int,
+        order: Sequence[int],
+        exclude: frozenset[int] | set[int] = frozenset(),
+        pool: int = 0,
     ) -> tuple[int, ...] | None:
-        """Nodes for a job of ``gpus`` GPUs, or None. ``order`` lists the free-GPU buckets to
-        try for a single-node job (the placement policy); ``exclude`` names nodes not to use."""
-        g = self.gpus_per_node
+        """Nodes of ``pool`` for a job of ``gpus`` GPUs, or None. ``order`` lists the free-GPU
+        buckets to try for a single-node job (the placement policy); ``exclude`` names nodes
+        not to use."""
+        if pool:
+            p = self.pools[pool]
+            g, buckets = p.gpus_per_node, p.buckets
+        else:
+            g, buckets = self.gpus_per_node, self.buckets
         if gpus > g:
             need = gpus // g
-            full = self.buckets[g]
+            full = buckets[g]
             if len(full) < need:
                 return None
             picked = []
@@ -100,7 +166,6 @@ class Cluster:
                 if len(picked) == need:
                     return tuple(picked)
             return None
-        buckets = self.buckets
         for k in order:
             bucket = buckets[k]
             if not bucket:
@@ -112,69 +177,112 @@ class Cluster:
                     return (node,)
         return None
 
+    def find_job(self, job: Job, placement, exclude: frozenset[int] | set[int] = frozenset()) -> tuple[int, ...] | None:
+        """Nodes for ``job`` on the first of its pools (``job.pools``, in order) that has them."""
+        g = job.spec.num_gpus
+        for index in job.pools:
+            p = self.pools[index]
+            nodes = self.find(g, placement.order(g, p.gpus_per_node), exclude, index)
+            if nodes is not None:
+                return nodes
+        return None
+
     # ----------------------------------------------------------------------------- changes
 
     def allocate(self, job: Job, nodes: Iterable[int]) -> None:
-        take = self.per_node(job.spec.num_gpus)
-        free, buckets, jobs_on = self.free, self.buckets, self.jobs_on
         nodes = tuple(nodes)
+        index = self.pool_of[nodes[0]]
+        pool = self.pools[index]
+        g = job.spec.num_gpus
+        per = pool.gpus_per_node
+        take = g if g <= per else per
+        free, buckets, jobs_on, up, pool_of = self.free, pool.buckets, self.jobs_on, self.up, self.pool_of
         for node in nodes:
             f = free[node]
-            if not self.up[node] or f < take:
-                raise RuntimeError(f"node {node} cannot take {take} GPUs (free {f}, up {self.up[node]})")
+            if not up[node] or f < take or pool_of[node] != index:
+                raise RuntimeError(
+                    f"node {node} cannot take {take} GPUs (free {f}, up {up[node]}, pool {pool_of[node]} vs {index})"
+                )
             del buckets[f][node]
             free[node] = f - take
             buckets[f - take][node] = None
             jobs_on[node][job] = None
         job.nodes = nodes
-        self.busy_gpus += take * len(nodes)
-        heapq.heappush(self.end_heap, (job.expected_end_s, job.seq, job.token, job))
+        job.pool = index
+        used = take * len(nodes)
+        self.busy_gpus += used
+        pool.busy_gpus += used
+        heapq.heappush(pool.end_heap, (job.expected_end_s, job.seq, job.token, job))
 
     def release(self, job: Job) -> None:
-        take = self.per_node(job.spec.num_gpus)
-        free, buckets, jobs_on, up = self.free, self.buckets, self.jobs_on, self.up
+        pool = self.pools[job.pool]
+        take = pool.per_node(job.spec.num_gpus)
+        free, buckets, jobs_on, up, draining = self.free, pool.buckets, self.jobs_on, self.up, self.draining
         for node in job.nodes:
             del jobs_on[node][job]
             if up[node]:
                 f = free[node]
+                if draining and node in draining:
+                    free[node] = f + take
+                    self.busy_gpus -= take
+                    pool.busy_gpus -= take
+                    if not jobs_on[node]:
+                        self._leave(node)
+                    continue
                 del buckets[f][node]
                 free[node] = f + take
                 buckets[f + take][node] = None
                 self.busy_gpus -= take
+                pool.busy_gpus -= take
         job.nodes = ()
-        heap = self.end_heap
+        heap = pool.end_heap
         while heap and (not heap[0][3].nodes or heap[0][3].token != heap[0][2]):
             heapq.heappop(heap)
 
-    def add_nodes(self, count: int) -> list[int]:
-        """Put ``count`` new nodes into service; returns their ids."""
-        g = self.gpus_per_node
+    def add_nodes(self, count: int, pool: int = 0) -> list[int]:
+        """Put ``count`` new nodes of ``pool`` into service; returns their ids."""
+        p = self.pools[pool]
+        g = p.gpus_per_node
         first = len(self.free)
         ids = list(range(first, first + count))
+        full = p.buckets[g]
         for node in ids:
             self.free.append(g)
             self.up.append(True)
             self.spare.append(False)
+            self.retired.append(False)
+            self.pool_of.append(pool)
             self.jobs_on.append({})
-            self.buckets[g][node] = None
+            full[node] = None
+            p.nodes[node] = None
         self.up_nodes += count
+        self.up_gpus += count * g
+        p.up_nodes += count
         self.version += 1
         return ids
 
     def hold_spares(self, count: int) -> None:
-        """Hold ``count`` idle nodes back as hot spares (taken from the highest ids)."""
+        """Hold ``count`` idle nodes of pool 0 back as hot spares (taken from the highest ids)."""
         self.spare_target = count
+        g = self.gpus_per_node
         for node in range(len(self.free) - 1, -1, -1):
             if len(self.spares_free) >= count:
                 break
-            if self.up[node] and self.free[node] == self.gpus_per_node and not self.spare[node]:
-                del self.buckets[self.gpus_per_node][node]
+            if (
+                self.up[node]
+                and self.pool_of[node] == 0
+                and self.free[node] == g
+                and not self.spare[node]
+                and node not in self.draining
+            ):
+                del self.buckets[g][node]
                 self.spare[node] = True
                 self.spares_free[node] = None
 
-    def take_spares(self, count: int) -> list[int] | None:
-        """Turn ``count`` idle spares into ordinary free nodes (for a job that lost nodes)."""
-        if count > len(self.spares_free):
+    def take_spares(self, count: int, pool: int = 0) -> list[int] | None:
+        """Turn ``count`` idle spares into ordinary free nodes (for a job of ``pool`` that lost
+        nodes). Spares are pool 0's: a job on another pool gets none."""
+        if pool != 0 or count > len(self.spares_free):
             return None
         taken = []
         for _ in range(count):
@@ -195,47 +303,93 @@ class Cluster:
         interrupt them and ``release`` each, which frees their GPUs on other nodes)."""
         if not self.up[node]:
             return []
+        pool = self.pools[self.pool_of[node]]
         victims = list(self.jobs_on[node])
-        busy_here = self.gpus_per_node - self.free[node]
+        busy_here = pool.gpus_per_node - self.free[node]
+        draining = node in self.draining
         if self.spare[node]:
             self.spare[node] = False
             self.spares_free.pop(node, None)
-        else:
-            del self.buckets[self.free[node]][node]
+        elif not draining:
+            del pool.buckets[self.free[node]][node]
         self.up[node] = False
         self.free[node] = 0
         self.up_nodes -= 1
+        self.up_gpus -= pool.gpus_per_node
+        pool.up_nodes -= 1
         self.busy_gpus -= busy_here
+        pool.busy_gpus -= busy_here
         self.version += 1
+        if draining:  # a retiring node that fails is gone: it will not be repaired
+            self._leave(node)
         return victims
 
     def bring_up(self, node: int) -> None:
-        """Return a repaired node to service: to the spare pool if it is short, else to work."""
-        if self.up[node]:
+        """Return a repaired node to service: to the spare pool if it is short, else to work.
+        A node retired while it was down stays out."""
+        if self.up[node] or self.retired[node]:
             return
         if self.jobs_on[node]:
             raise RuntimeError(f"node {node} returns to service with jobs still on it")
+        index = self.pool_of[node]
+        pool = self.pools[index]
         self.up[node] = True
-        self.free[node] = self.gpus_per_node
-        if len(self.spares_free) < self.spare_target:
+        self.free[node] = pool.gpus_per_node
+        if index == 0 and len(self.spares_free) < self.spare_target:
             self.spare[node] = True
             self.spares_free[node] = None
         else:
-            self.buckets[self.gpus_per_node][node] = None
+            pool.buckets[pool.gpus_per_node][node] = None
         self.up_nodes += 1
+        self.up_gpus += pool.gpus_per_node
+        pool.up_nodes += 1
         self.version += 1
+
+    def retire(self, node: int) -> bool:
+        """Take ``node`` out of service for good: at once if it is down or idle (True), else
+        it stops taking jobs and leaves when its last job ends (False)."""
+        if self.retired[node] or node in self.draining:
+            return False
+        if not self.up[node] or not self.jobs_on[node]:
+            if self.up[node]:
+                self.take_down(node)
+            self._leave(node)
+            return True
+        pool = self.pools[self.pool_of[node]]
+        del pool.buckets[self.free[node]][node]
+        self.draining[node] = None
+        self.version += 1
+        return False
+
+    def _leave(self, node: int) -> None:
+        """A retiring node leaves service (it is down or has just become idle)."""
+        pool = self.pools[self.pool_of[node]]
+        if self.up[node]:  # idle draining node: out of service now
+            self.up[node] = False
+            self.free[node] = 0
+            self.up_nodes -= 1
+            self.up_gpus -= pool.gpus_per_node
+            pool.up_nodes -= 1
+        self.draining.pop(node, None)
+        self.retired[node] = True
+        self.retired_nodes += 1
+        pool.nodes.pop(node, None)
+        self.version += 1
+        if self.on_retired is not None:
+            self.on_retired(node)
 
     # ----------------------------------------------------------------------------- views
 
     def free_at(self, node: int, gpus: int, now: float) -> float:
         """Earliest time at which ``node`` has ``gpus`` free GPUs if running jobs end as
-        expected and nothing else starts (inf for a node out of service)."""
-        if not self.up[node]:
+        expected and nothing else starts (inf for a node out of service or retiring)."""
+        if not self.up[node] or node in self.draining:
             return float("inf")
         have = self.free[node]
         if have >= gpus:
             return now
-        take_by_end = sorted((j.expected_end_s, self.per_node(j.spec.num_gpus)) for j in self.jobs_on[node])
+        pool = self.pools[self.pool_of[node]]
+        take_by_end = sorted((j.expected_end_s, pool.per_node(j.spec.num_gpus)) for j in self.jobs_on[node])
         for end, take in take_by_end:
             have += take
             if have >= gpus:
@@ -244,18 +398,33 @@ class Cluster:
 
     def check(self) -> None:
         """Consistency check of the indexes (tests and debugging only: O(cluster))."""
-        g = self.gpus_per_node
         busy = 0
+        pool_busy = [0] * len(self.pools)
+        pool_up = [0] * len(self.pools)
         for node, f in enumerate(self.free):
-            used = sum(self.per_node(j.spec.num_gpus) for j in self.jobs_on[node])
+            index = self.pool_of[node]
+            pool = self.pools[index]
+            g = pool.gpus_per_node
+            used = sum(pool.per_node(j.spec.num_gpus) for j in self.jobs_on[node])
+            assert all(j.pool == index for j in self.jobs_on[node]), node
             if self.up[node]:
+                assert not self.retired[node], node
                 assert f + used == g, (node, f, used)
                 if self.spare[node]:
-                    assert node in self.spares_free and used == 0
+                    assert node in self.spares_free and used == 0 and index == 0
+                elif node in self.draining:
+                    assert used > 0 and all(node not in b for b in pool.buckets), node
                 else:
-                    assert node in self.buckets[f]
+                    assert node in pool.buckets[f]
                 busy += used
+                pool_busy[index] += used
+                pool_up[index] += 1
             else:
                 assert f == 0 and not self.jobs_on[node]
+                assert node not in self.draining
         assert busy == self.busy_gpus, (busy, self.busy_gpus)
-        assert sum(len(b) for b in self.buckets) + len(self.spares_free) == self.up_nodes
+        assert sum(len(b) for p in self.pools for b in p.buckets) + len(self.spares_free) + len(self.draining) == self.up_nodes
+        assert self.up_gpus == sum(p.up_gpus for p in self.pools)
+        assert sum(self.retired) == self.retired_nodes
+        for pool in self.pools:
+            assert pool.busy_gpus == pool_busy[pool.index] and pool.up_nodes == pool_up[pool.index], pool.name

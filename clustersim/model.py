@@ -24,6 +24,7 @@ class JobSpec(NamedTuple):
     job_class: str = "trace"
     user: str = ""
     recorded_start_s: float = float("nan")
+    gpu_type: str = "any"  # GPU type requested, or "any" (a synthetic job takes its class's)
 
 
 class Job:
@@ -52,6 +53,12 @@ class Job:
         "hung_since",
         "hang_mark",
         "hang_gpus",
+        "request",
+        "pools",
+        "pool",
+        "speed",
+        "work_fast",
+        "wall_fast",
     )
 
     def __init__(self, spec: JobSpec, seq: int):
@@ -65,7 +72,7 @@ class Job:
         self.token = 0  # bumped whenever a scheduled completion becomes stale
         self.reason = ""
         self.prio = 0  # queue priority before the policy key (-1: requeued to the front)
-        self.remaining_s = spec.duration_s  # work still to do at full speed
+        self.remaining_s = spec.duration_s  # work still to do, in seconds at speed 1.0
         self.plan = None  # checkpoint.Plan when failures are modelled
         self.seg_start_s = 0.0  # start of the current run segment
         self.seg_restart = False  # the current segment begins with a restart cost
@@ -77,12 +84,34 @@ class Job:
         self.hung_since = float("nan")  # a failure stopped progress; not yet detected
         self.hang_mark = 0.0
         self.hang_gpus = 0
+        self.request = spec.gpu_type  # GPU type asked for ("any", or its class's type)
+        self.pools: tuple[int, ...] = (0,)  # node pools it may run on, in the order to try
+        self.pool = -1  # pool it runs (or last ran) on
+        self.speed = 1.0  # speed of that pool's GPU type
+        self.work_fast = 0.0  # work done on pools of speed != 1 (s at speed 1.0) ...
+        self.wall_fast = 0.0  # ... and the wall seconds it took there
 
-    def run_estimate(self) -> float:
-        """Wall time this job needs if it (re)starts now and nothing interrupts it."""
+    def run_estimate(self, speed: float = 1.0) -> float:
+        """Wall time this job needs if it (re)starts now on GPUs of ``speed`` and nothing
+        interrupts it. Work is in seconds at speed 1.0; it takes work / speed of wall time,
+        and checkpoints are every ``plan.interval`` seconds of that wall time."""
         if self.plan is None:
-            return self.remaining_s
-        return self.plan.segment_wall(self.remaining_s, self.restarts > 0)
+            return self.remaining_s / speed
+        return self.plan.segment_wall(self.remaining_s / speed, self.restarts > 0)
+
+    def progress(self, wall: float) -> None:
+        """Credit ``wall`` seconds of kept progress at the current speed."""
+        speed = self.speed
+        work = wall * speed
+        self.remaining_s -= work
+        if speed != 1.0:
+            self.work_fast += work
+            self.wall_fast += wall
+
+    @property
+    def useful_s(self) -> float:
+        """Wall seconds of kept progress (equals work done when every segment ran at 1.0)."""
+        return (self.spec.duration_s - self.remaining_s - self.work_fast) + self.wall_fast
 
     @property
     def num_gpus(self) -> int:

@@ -21,8 +21,9 @@ INF = float("inf")
 
 
 class PlacementPolicy(Protocol):
-    def order(self, gpus: int) -> Sequence[int]:
-        """Free-GPU buckets to try, in order, for a single-node job of ``gpus`` GPUs."""
+    def order(self, gpus: int, per_node: int = 0) -> Sequence[int]:
+        """Free-GPU buckets to try, in order, for a single-node job of ``gpus`` GPUs on nodes
+        of ``per_node`` GPUs (0: the bound size, pool 0's)."""
 
 
 class QueuePolicy(Protocol):
@@ -52,14 +53,21 @@ class QueuePolicy(Protocol):
 class _BucketOrder:
     def __init__(self) -> None:
         self._cache: dict[int, tuple[int, ...]] = {}
+        self._other: dict[tuple[int, int], tuple[int, ...]] = {}
         self.gpus_per_node = 0
 
     def bind(self, gpus_per_node: int) -> None:
         self.gpus_per_node = gpus_per_node
         self._cache = {g: self._make(g, gpus_per_node) for g in range(1, gpus_per_node + 1)}
 
-    def order(self, gpus: int) -> Sequence[int]:
-        return self._cache.get(gpus, ())
+    def order(self, gpus: int, per_node: int = 0) -> Sequence[int]:
+        if not per_node or per_node == self.gpus_per_node:
+            return self._cache.get(gpus, ())
+        key = (gpus, per_node)
+        found = self._other.get(key)
+        if found is None:
+            found = self._other[key] = self._make(gpus, per_node) if gpus <= per_node else ()
+        return found
 
     def _make(self, gpus: int, per_node: int) -> tuple[int, ...]:
         raise NotImplementedError
@@ -84,12 +92,17 @@ class Spread(_BucketOrder):
 
 
 def _start_heads(queue: JobQueue, cluster: Cluster, placement: PlacementPolicy, start: StartFn) -> bool:
-    """Start jobs from the head of the queue while they fit; True if any started."""
+    """Start jobs from the head of the queue while they fit; True if any started. With several
+    pools a job goes to the first of its pools (``job.pools``) that has room."""
     jobs = queue.jobs
     started = False
+    typed = cluster.typed
     while jobs:
         job = jobs[0]
-        nodes = cluster.find(job.spec.num_gpus, placement.order(job.spec.num_gpus))
+        if typed:
+            nodes = cluster.find_job(job, placement)
+        else:
+            nodes = cluster.find(job.spec.num_gpus, placement.order(job.spec.num_gpus))
         if nodes is None:
             break
         queue.pop(0)
@@ -132,6 +145,12 @@ class EasyBackfill:
     fits and either avoids ``R`` or ends by ``T``, so it never delays the head. Run-time
     estimates are the jobs' true durations (an optimistic bound on real EASY, whose users
     over-estimate). At most ``depth`` jobs behind the head are considered per pass.
+
+    With several pools (GPU types) the reservation is on one pool: the one of the head's pools
+    where it could start earliest (ties: the first in the head's order). ``R`` lies in that
+    pool, so a later job may start on any of its pools away from ``R``, and inside ``R`` only
+    if it ends by ``T`` at the reserved pool's speed. A head that fits no pool even when every
+    running job has ended (it waits for a delivery) has no reservation.
     """
 
     def __init__(self, depth: int = 100):
@@ -139,6 +158,7 @@ class EasyBackfill:
         self._res_for: Job | None = None
         self._res_version = -1
         self._res: tuple[float, frozenset[int]] = (INF, frozenset())
+        self._res_pool = 0
         self._last_head: Job | None = None
 
     def key(self, job: Job) -> tuple:
@@ -150,7 +170,16 @@ class EasyBackfill:
     def reservation(self, head: Job, cluster: Cluster, now: float) -> tuple[float, frozenset[int]]:
         if self._res_for is head and self._res_version == cluster.version and self._res[0] >= now:
             return self._res
-        self._res = shadow(head.spec.num_gpus, cluster, now)
+        if cluster.typed:
+            best, best_pool = (INF, frozenset()), -1
+            for pool in head.pools:
+                res = shadow(head.spec.num_gpus, cluster, now, pool)
+                if res[0] < best[0]:
+                    best, best_pool = res, pool
+            self._res, self._res_pool = best, best_pool
+        else:
+            self._res = shadow(head.spec.num_gpus, cluster, now)
+            self._res_pool = 0
         self._res_for = head
         self._res_version = cluster.version
         return self._res
@@ -171,6 +200,17 @@ class EasyBackfill:
         else:
             # Capacity is unchanged since the last full pass, so only new arrivals can start.
             candidates = sorted({i for i in (queue.index(j) for j in new) if 1 <= i <= last})
+        if cluster.typed:
+            started = self._backfill_pools(jobs, candidates, cluster, placement, now, shadow_t, reserved, start)
+        else:
+            started = self._backfill(jobs, candidates, cluster, placement, now, shadow_t, reserved, start)
+        if started:
+            queue.remove_indices(started)
+
+    @staticmethod
+    def _backfill(jobs, candidates, cluster, placement, now, shadow_t, reserved, start) -> list[int]:
+        """One pool: the classic pass."""
+        speed = cluster.pools[0].speed
         min_fail_any = INF  # smallest size that fits nowhere: larger ones cannot fit either
         min_fail_out = INF  # smallest size that fits nowhere outside the reservation
         started: list[int] = []
@@ -181,7 +221,7 @@ class EasyBackfill:
             g = job.spec.num_gpus
             if g >= min_fail_any:
                 continue
-            ends_in_time = now + job.run_estimate() <= shadow_t
+            ends_in_time = now + job.run_estimate(speed) <= shadow_t
             if g >= min_fail_out and not ends_in_time:
                 continue
             order = placement.order(g)
@@ -196,26 +236,63 @@ class EasyBackfill:
                     continue
             start(job, nodes)
             started.append(i)
-        if started:
-            queue.remove_indices(started)
+        return started
+
+    def _backfill_pools(self, jobs, candidates, cluster, placement, now, shadow_t, reserved, start) -> list[int]:
+        """Several pools: the smallest failing sizes are remembered per set of pools a job may
+        use, and only the reserved pool's nodes need the ends-in-time test."""
+        res_pool = self._res_pool
+        res_speed = cluster.pools[res_pool].speed if res_pool >= 0 else 1.0
+        fail_any: dict[tuple[int, ...], int] = {}
+        fail_out: dict[tuple[int, ...], int] = {}
+        started: list[int] = []
+        for i in candidates:
+            if cluster.free_gpus == 0:
+                break
+            job = jobs[i]
+            g = job.spec.num_gpus
+            pools = job.pools
+            if g >= fail_any.get(pools, INF):
+                continue
+            nodes = None
+            if g < fail_out.get(pools, INF):
+                nodes = cluster.find_job(job, placement, reserved)
+                if nodes is None:
+                    fail_out[pools] = g
+            if nodes is None:
+                if res_pool not in pools:
+                    fail_any[pools] = g  # no reserved node is on its pools: it fits nowhere
+                    continue
+                if now + job.run_estimate(res_speed) > shadow_t:
+                    continue
+                per = cluster.pools[res_pool].gpus_per_node
+                nodes = cluster.find(g, placement.order(g, per), pool=res_pool)
+                if nodes is None:
+                    fail_any[pools] = g
+                    continue
+            start(job, nodes)
+            started.append(i)
+        return started
 
 
-def shadow(gpus: int, cluster: Cluster, now: float) -> tuple[float, frozenset[int]]:
-    """Earliest time a job of ``gpus`` GPUs could start if running jobs end as expected and
-    nothing else starts, and the nodes it would start on. Walks running jobs in order of
-    expected end (a copy of the cluster's end-time heap) and stops as soon as it knows."""
-    per = cluster.gpus_per_node
-    free, up, jobs_on = cluster.free, cluster.up, cluster.jobs_on
-    heap = list(cluster.end_heap)
+def shadow(gpus: int, cluster: Cluster, now: float, pool: int = 0) -> tuple[float, frozenset[int]]:
+    """Earliest time a job of ``gpus`` GPUs could start on ``pool`` if running jobs end as
+    expected and nothing else starts, and the nodes it would start on. Walks the pool's running
+    jobs in order of expected end (a copy of its end-time heap) and stops as soon as it knows.
+    Retiring nodes never count: they leave service when their jobs end."""
+    p = cluster.pools[pool]
+    per = p.gpus_per_node
+    free, up, jobs_on, drain = cluster.free, cluster.up, cluster.jobs_on, cluster.draining
+    heap = list(p.end_heap)
     if gpus <= per:
         gained: dict[int, int] = {}
         while heap:
             end, _seq, token, job = heapq.heappop(heap)
             if job.token != token or not job.nodes:
                 continue
-            take = cluster.per_node(job.spec.num_gpus)
+            take = p.per_node(job.spec.num_gpus)
             for node in job.nodes:
-                if not up[node]:
+                if not up[node] or (drain and node in drain):
                     continue
                 have = gained.get(node, free[node]) + take
                 gained[node] = have
@@ -223,7 +300,7 @@ def shadow(gpus: int, cluster: Cluster, now: float) -> tuple[float, frozenset[in
                     return (max(end, now), frozenset((node,)))
         return (INF, frozenset())
     need = gpus // per
-    ready = list(cluster.buckets[per])
+    ready = list(p.buckets[per])
     if len(ready) >= need:
         return (now, frozenset(ready[:need]))
     left: dict[int, int] = {}
@@ -232,7 +309,7 @@ def shadow(gpus: int, cluster: Cluster, now: float) -> tuple[float, frozenset[in
         if job.token != token or not job.nodes:
             continue
         for node in job.nodes:
-            if not up[node]:
+            if not up[node] or (drain and node in drain):
                 continue
             n = left.get(node)
             if n is None:
