@@ -13,6 +13,12 @@ restarts in place after detection. Hazards (calibration.md section 7a):
   time between failures (renewal at repair), x ``early_life.multiplier`` for the first
   ``early_life.period`` after a node enters service, x ``lemons.multiplier`` for lemons;
 - job: ``job_rate_per_1000_node_days`` per node-day a job runs.
+
+Nodes of the fleet at time zero draw causes, repair classes, repair and detection times from
+shared streams (``failures.cause``, ``failures.repair.<class>``, ...). Nodes delivered later
+(``add_nodes(..., keys=...)``) draw everything from streams named by their key
+(``failures.node.<key>`` for failure times, ``failures.node.<key>.draws`` for the rest), so
+when and in what order they arrive changes nothing for the nodes already there.
 """
 
 from __future__ import annotations
@@ -26,6 +32,18 @@ from clustersim.config import CheckpointConfig, FailuresConfig
 from clustersim.rng import Draws, Streams
 
 DAY = 86400.0
+
+
+class _Draws:
+    """The draws one node's failures consume: cause, repair class, repair times, detection."""
+
+    __slots__ = ("cause", "repair_class", "repair_time", "detect")
+
+    def __init__(self, cause: Draws, repair_class: Draws, repair_time: list[Draws], detect: Draws):
+        self.cause = cause
+        self.repair_class = repair_class
+        self.repair_time = repair_time
+        self.detect = detect
 
 
 class Failures:
@@ -58,6 +76,11 @@ class Failures:
         self._detect = Draws(cfg.detection.sampler(streams("failures.detection")), 256)
         gen_j = streams("failures.job")
         self._job_e = Draws(lambda n: gen_j.exponential(1.0, n), 1024)
+        self._shared = _Draws(self._cause, self._repair_class, self._repair_time, self._detect)
+        self._cause_p = cause_p / cause_p.sum()
+        self._repair_p = repair_p / repair_p.sum()
+        self._draws: list[_Draws | str] = []  # per node: the shared draws, or its key (own draws, made lazily)
+        self.node_key: list[str] = []  # per node: the name of its streams
         self._node_e: list[Draws] = []
         self.node_token: list[int] = []
         self.node_failures: list[int] = []
@@ -74,22 +97,52 @@ class Failures:
 
     # ------------------------------------------------------------------------------ nodes
 
-    def add_nodes(self, nodes, mature: bool = False) -> None:
-        """Start the failure process of nodes entering service now (mature: no early life)."""
+    def add_nodes(self, nodes, mature: bool = False, keys=None) -> None:
+        """Start the failure process of nodes entering service now (mature: no early life).
+        ``keys`` name the streams of nodes new to the failure model (default: the node id,
+        with the shared cause/repair/detection streams)."""
         now = self.env.now
         lemons = self.cfg.lemons
-        for node in nodes:
+        keys = list(keys) if keys is not None else None
+        for n, node in enumerate(nodes):
             while len(self._node_e) <= node:
                 i = len(self._node_e)
-                gen = self.streams(f"failures.node.{i}")
+                key = keys[n] if keys is not None and i == node else None
+                self.node_key.append(key if key is not None else str(i))
+                gen = self.streams(f"failures.node.{self.node_key[i]}")
                 self._node_e.append(Draws(lambda n, g=gen: g.exponential(1.0, n), 16))
                 self.node_token.append(0)
                 self.node_failures.append(0)
                 self.service_start.append(-math.inf)
-                self.lemon.append(bool(lemons and self._gen_lemons.random() < lemons.fraction))
+                if key is None:
+                    self.lemon.append(bool(lemons and self._gen_lemons.random() < lemons.fraction))
+                    self._draws.append(self._shared)
+                else:
+                    lemon = self.streams(f"failures.lemon.{key}").random() if lemons else 1.0
+                    self.lemon.append(bool(lemons and lemon < lemons.fraction))
+                    self._draws.append(key)
                 self.pulled.append(False)
             self.service_start[node] = -math.inf if mature else now
             self._arm(node)
+
+    def remove_node(self, node: int) -> None:
+        """The node left service for good: no more failures of it."""
+        if node < len(self.node_token):
+            self.node_token[node] += 1
+
+    def _node_draws(self, node: int) -> _Draws:
+        d = self._draws[node]
+        if isinstance(d, str):  # a delivered node: its own streams, built at its first failure
+            gen = self.streams(f"failures.node.{d}.draws")
+            cp, rp, cfg = self._cause_p, self._repair_p, self.cfg
+            d = _Draws(
+                Draws(lambda n: gen.choice(len(cp), size=n, p=cp), 4),
+                Draws(lambda n: gen.choice(len(rp), size=n, p=rp), 4),
+                [Draws(r.time.sampler(gen), 4) for r in cfg.repair],
+                Draws(cfg.detection.sampler(gen), 4),
+            )
+            self._draws[node] = d
+        return d
 
     def _hazard_inverse(self, x: float) -> float:
         """Time at which the base cumulative hazard reaches ``x``."""
@@ -128,16 +181,17 @@ class Failures:
         now = self.env.now
         self.failures += 1
         self.node_failures[node] += 1
-        cause = self._causes[int(self._cause.next())]
-        rc = int(self._repair_class.next())
-        detect = float(self._detect.next())
+        draws = self._node_draws(node)
+        cause = self._causes[int(draws.cause.next())]
+        rc = int(draws.repair_class.next())
+        detect = float(draws.detect.next())
         victims = self.cluster.take_down(node)
         for job in victims:
             self.engine.hang(job, now)
         pull = self.cfg.lemons is not None and self.node_failures[node] >= self.cfg.lemons.pull_after
-        repair = math.inf if pull else float(self._repair_time[rc].next())
+        repair = math.inf if pull else float(draws.repair_time[rc].next())
         name = self.cfg.repair[rc].name
-        self.events.append((now, "failure", node, cause, "pulled" if pull else name, detect + repair, len(victims)))
+        self._event(now, "failure", node, cause, "pulled" if pull else name, detect + repair, len(victims))
         self.engine.capacity_changed()
         detected = self.env.timeout(detect, value=(node, victims, [j.token for j in victims], cause, name, detect, repair))
         detected.callbacks.append(self._detected)
@@ -149,15 +203,17 @@ class Failures:
                 self.engine.recover(job)
         if math.isinf(repair):
             self.pulled[node] = True
-            self.events.append((self.env.now, "pulled", node, cause, "pulled", math.inf, 0))
+            self._event(self.env.now, "pulled", node, cause, "pulled", math.inf, 0)
             return
         done = self.env.timeout(repair, value=(node, cause, name, detect + repair))
         done.callbacks.append(self._repaired)
 
     def _repaired(self, event) -> None:
         node, cause, name, down = event._value
+        self._event(self.env.now, "repair", node, cause, name, down, 0)
+        if self.cluster.retired[node]:  # retired while in repair: it does not come back
+            return
         self.cluster.bring_up(node)
-        self.events.append((self.env.now, "repair", node, cause, name, down, 0))
         self._arm(node)
         self.engine.capacity_changed()
 
@@ -167,7 +223,7 @@ class Failures:
         """The job's checkpoint plan; Young's interval uses the job's MTTF on its nodes."""
         ck = checkpoint or self.cfg.checkpoint
         if ck.interval == "young":
-            nodes = self.cluster.nodes_needed(job.spec.num_gpus)
+            nodes = self.cluster.nodes_needed(job.spec.num_gpus, job.pools[0])
             rate = nodes * (self.node_rate + self.job_rate)
             interval = young_interval(ck.cost, 1.0 / rate if rate > 0 else math.inf)
         else:
@@ -190,9 +246,9 @@ class Failures:
             return
         now = self.env.now
         self.job_failures += 1
-        detect = float(self._detect.next())
+        detect = float(self._detect.next())  # shared stream: job failures depend on the schedule
         self.engine.hang(job, now)
-        self.events.append((now, "job_failure", -1, "software", "", detect, 1))
+        self._event(now, "job_failure", -1, "software", "", detect, 1, job)
         detected = self.env.timeout(detect, value=(job, job.token))
         detected.callbacks.append(self._job_detected)
 
@@ -203,11 +259,14 @@ class Failures:
 
     # ------------------------------------------------------------------------------ output
 
-    def events_frame(self):
-        import pandas as pd
-
-        cols = ["t_s", "kind", "node_id", "cause", "repair_class", "down_s", "jobs_hit"]
-        frame = pd.DataFrame(self.events, columns=cols)
-        return frame.astype(
-            {"t_s": float, "kind": str, "node_id": "int64", "cause": str, "repair_class": str, "down_s": float, "jobs_hit": "int64"}
-        )
+    def _event(self, t, kind, node, cause, repair_class, down, hit, job=None) -> None:
+        """One row of ``metrics.EVENT_COLUMNS``; the GPU type is the node's (or job's) pool."""
+        cluster = self.cluster
+        if node >= 0:
+            pool = cluster.pools[cluster.pool_of[node]]
+            gpu_type, gpus = pool.name, pool.gpus_per_node
+        elif job is not None:
+            gpu_type, gpus = cluster.pools[job.pool].name, job.spec.num_gpus
+        else:
+            gpu_type, gpus = "", 0
+        self.events.append((t, kind, node, cause, repair_class, down, hit, gpu_type, gpus, -1, -1, math.nan, ""))

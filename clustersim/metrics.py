@@ -14,7 +14,7 @@ from array import array
 
 import numpy as np
 
-TIMESERIES_COLUMNS = (
+LEVEL_COLUMNS = (
     "t_s",
     "busy_gpus",
     "up_gpus",
@@ -23,6 +23,19 @@ TIMESERIES_COLUMNS = (
     "queued_gpus",
     "down_nodes",
 )
+# Capacity by stage (see supply.py); constant without a supply section: the fleet at time zero
+# in service, nothing ordered, in transit, in burn-in, retired or rented.
+STAGE_COLUMNS = (
+    "ordered_gpus",
+    "in_transit_gpus",
+    "burn_in_gpus",
+    "in_service_gpus",
+    "retired_gpus",
+    "rented_gpus",
+)
+# Columns of a one-pool run; with several pools each pool adds ``<column>.<pool>`` for busy and
+# up GPUs and for every stage column.
+TIMESERIES_COLUMNS = LEVEL_COLUMNS + STAGE_COLUMNS
 JOB_COLUMNS = (
     "job_id",
     "job_class",
@@ -40,34 +53,75 @@ JOB_COLUMNS = (
     "overhead_s",
     "lost_gpu_s",
     "overhead_gpu_s",
+    "gpu_request",
+    "gpu_type",
+    "useful_s",
 )
+EVENT_COLUMNS = {
+    "t_s": float,
+    "kind": str,
+    "node_id": "int64",
+    "cause": str,
+    "repair_class": str,
+    "down_s": float,
+    "jobs_hit": "int64",
+    "gpu_type": str,
+    "gpus": "int64",
+    "order_id": "int64",
+    "batch": "int64",
+    "late_s": float,
+    "detail": str,
+}
 STATES = ("finished", "running", "queued", "rejected")
 
 
-class Recorder:
-    """The cluster's levels over time, one row per change, same-time changes coalesced."""
+def events_frame(rows: list[tuple]):
+    """The events table: one row per discrete event (failures, repairs, orders, deliveries,
+    acceptance, retirement), in time order; columns ``EVENT_COLUMNS``."""
+    import pandas as pd
 
-    __slots__ = ("t", "busy", "up", "running", "queued", "queued_gpus", "down", "_last", "_prev")
+    rows = sorted(rows, key=lambda r: r[0])  # stable: same-time rows keep their order
+    frame = pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
+    return frame.astype(EVENT_COLUMNS)
+
+
+class Recorder:
+    """The cluster's levels over time, one row per change, same-time changes coalesced.
+
+    ``level`` takes the base columns (and, with several pools, busy and up GPUs per pool);
+    ``stage`` takes capacity by stage, which changes rarely and is merged in at ``frame``."""
+
+    __slots__ = ("t", "cols", "names", "_last", "_prev", "stage_t", "stage_rows", "stage_names")
 
     def __init__(self) -> None:
         self.t = array("d")
-        self.busy = array("q")
-        self.up = array("q")
-        self.running = array("q")
-        self.queued = array("q")
-        self.queued_gpus = array("q")
-        self.down = array("q")
+        self.names = list(LEVEL_COLUMNS[1:])
+        self.cols = [array("q") for _ in self.names]
         self._last = None  # values of the last row
         self._prev = None  # values of the row before it
+        self.stage_t: list[float] = []
+        self.stage_rows: list[tuple] = []
+        self.stage_names: list[str] = list(STAGE_COLUMNS)
+
+    def pool_columns(self, pools: list[str]) -> None:
+        """Add busy and up GPUs per pool (before the first row)."""
+        for name in pools:
+            self.names += [f"busy_gpus.{name}", f"up_gpus.{name}"]
+            self.cols += [array("q"), array("q")]
+
+    def stage_columns(self, names: list[str]) -> None:
+        self.stage_names = list(names)
 
     def level(
-        self, t: float, busy: int, up: int, running: int, queued: int, queued_gpus: int, down: int = 0
+        self, t: float, busy: int, up: int, running: int, queued: int, queued_gpus: int, down: int = 0, extra=()
     ) -> None:
         row = (busy, up, running, queued, queued_gpus, down)
+        if extra:
+            row += extra
         last = self._last
         if row == last:
             return
-        cols = (self.busy, self.up, self.running, self.queued, self.queued_gpus, self.down)
+        cols = self.cols
         if last is not None and self.t[-1] == t:
             if row == self._prev:
                 # the same-time change undid itself: drop the row
@@ -88,23 +142,49 @@ class Recorder:
             self._prev = last
         self._last = row
 
+    def stage(self, t: float, row: tuple) -> None:
+        """Capacity by stage from ``t`` on (same-time rows: the last one holds)."""
+        if self.stage_rows and self.stage_rows[-1] == row:
+            return
+        if self.stage_t and self.stage_t[-1] == t:
+            self.stage_rows[-1] = row
+            if len(self.stage_rows) >= 2 and self.stage_rows[-2] == row:
+                self.stage_t.pop()
+                self.stage_rows.pop()
+            return
+        self.stage_t.append(t)
+        self.stage_rows.append(row)
+
     def frame(self):
         import pandas as pd
 
-        cols = (self.t, self.busy, self.up, self.running, self.queued, self.queued_gpus, self.down)
-        return pd.DataFrame(
-            {
-                name: np.frombuffer(col, dtype=float if col.typecode == "d" else np.int64).copy()
-                for name, col in zip(TIMESERIES_COLUMNS, cols, strict=True)
-            }
-        )
+        t = np.frombuffer(self.t, dtype=float).copy()
+        data = {"t_s": t}
+        for name, col in zip(self.names, self.cols, strict=True):
+            data[name] = np.frombuffer(col, dtype=np.int64).copy()
+        if self.stage_t:
+            st = np.array(self.stage_t, dtype=float)
+            grid = np.union1d(t, st)
+            if len(grid) != len(t):  # stage changes at times the levels did not change
+                at = np.searchsorted(t, grid, side="right") - 1
+                data = {k: (grid if k == "t_s" else v[np.maximum(at, 0)]) for k, v in data.items()}
+            if len(st) == 1:  # constant (no supply section): no index arrays
+                for name, value in zip(self.stage_names, self.stage_rows[0], strict=True):
+                    data[name] = np.full(len(grid), value, dtype=np.int64)
+            else:
+                at = np.maximum(np.searchsorted(st, grid, side="right") - 1, 0)
+                rows = np.array(self.stage_rows, dtype=np.int64)
+                for i, name in enumerate(self.stage_names):
+                    data[name] = rows[at, i]
+        return pd.DataFrame(data, copy=False)
 
 
 class JobLog:
     """One compact row per job: appended when a job ends or is rejected, and at the horizon
     for jobs still running or queued. Rows are sorted by submission order on output."""
 
-    def __init__(self) -> None:
+    def __init__(self, pools: list[str] | None = None) -> None:
+        self.pools = list(pools or ["default"])  # pool names, by pool index
         self.seq = array("q")
         self.gpus = array("q")
         self.submit = array("d")
@@ -120,9 +200,13 @@ class JobLog:
         self.overhead = array("d")
         self.lost_gpu = array("d")
         self.overhead_gpu = array("d")
+        self.pool = array("l")
+        self.request = array("l")
+        self.useful = array("d")
         self.ids: dict[int, str] = {}  # seq -> job id, only for jobs that carry their own
         self._classes: dict[str, int] = {}
         self._reasons: dict[str, int] = {"": 0}
+        self._requests: dict[str, int] = {"any": 0}
 
     def add(self, job, state: str) -> None:
         spec = job.spec
@@ -141,6 +225,9 @@ class JobLog:
         self.overhead.append(job.overhead_s)
         self.lost_gpu.append(job.lost_gpu_s)
         self.overhead_gpu.append(job.overhead_gpu_s)
+        self.pool.append(job.pool)
+        self.request.append(self._requests.setdefault(job.request, len(self._requests)))
+        self.useful.append(job.useful_s)
         if spec.job_id is not None:
             self.ids[job.seq] = spec.job_id
 
@@ -180,8 +267,20 @@ class JobLog:
                 "overhead_s": col(self.overhead, float),
                 "lost_gpu_s": col(self.lost_gpu, float),
                 "overhead_gpu_s": col(self.overhead_gpu, float),
+                "gpu_request": pd.Categorical.from_codes(col(self.request, np.int_), list(self._requests)),
+                "gpu_type": pd.Categorical.from_codes(
+                    _codes(col(self.pool, np.int_), len(self.pools)), [*self.pools, ""]
+                ),
+                "useful_s": col(self.useful, float),
             }
         )
+
+
+def _codes(pool: np.ndarray, never: int) -> np.ndarray:
+    """Pool index per job as category codes; -1 (never started) becomes ``never``."""
+    pool = pool.astype(np.int16 if never < 2**15 else np.int64)
+    pool[pool < 0] = never
+    return pool
 
 
 def step_integral(t: np.ndarray, v: np.ndarray, start: float, end: float) -> float:
@@ -275,13 +374,15 @@ def summarize_failures(jobs, timeseries, events, *, horizon: float, warmup: floa
     t = timeseries["t_s"].to_numpy(float)
     busy = step_integral(t, timeseries["busy_gpus"].to_numpy(float), 0.0, horizon)
     gpus = jobs["num_gpus"].to_numpy(float)
-    useful = float(np.sum(jobs["work_done_s"].to_numpy(float) * gpus))
+    # useful_s: wall seconds of kept progress (= work done at speed 1.0; older runs lack it)
+    useful_s = jobs["useful_s" if "useful_s" in jobs else "work_done_s"].to_numpy(float)
+    useful = float(np.sum(useful_s * gpus))
     lost = float(jobs["lost_gpu_s"].sum())
     overhead = float(jobs["overhead_gpu_s"].sum())
     kind = events["kind"].to_numpy(object) if len(events) else np.array([], dtype=object)
     finished = (jobs["state"] == "finished").to_numpy(bool) & (jobs["submit_s"].to_numpy(float) >= warmup)
     wall = (jobs["end_s"] - jobs["start_s"]).to_numpy(float)
-    work = jobs["duration_s"].to_numpy(float)
+    work = jobs["useful_s"].to_numpy(float) if "useful_s" in jobs else jobs["duration_s"].to_numpy(float)
 
     def ettr(mask) -> float | None:
         denom = float(np.sum(wall[mask] * gpus[mask]))

@@ -1,10 +1,16 @@
 """The engine: wires SimPy, the cluster, the queue and the policies; no file I/O.
 
 ``simulate(scenario, seed)`` runs one replication and returns a ``RunResult`` of plain
-tables. The scheduler acts only when something changes (an arrival or a completion), through
-a single zero-delay "pass" event per instant, so simultaneous changes are handled together.
-Job completions are SimPy timeouts carrying a token; a job interrupted later (failure,
-preemption) bumps its token and the stale completion is ignored.
+tables. The scheduler acts only when something changes (an arrival, a completion, a failure,
+a repair, a delivery). Job completions are SimPy timeouts carrying a token; a job interrupted
+later (failure, preemption) bumps its token and the stale completion is ignored.
+
+GPU types (with a supply section): nodes belong to pools, one per type (see cluster.py). A job
+asks for a type or ``any``; at submission it gets the pools it may use, in the order to try
+(``Supply.route``), or is rejected when no pool will ever hold it. A job's work is its
+``duration_s`` at speed 1.0; a segment that starts on a pool of speed ``s`` needs
+``remaining / s`` seconds of wall time (checkpoints every ``interval`` seconds of that wall
+time), and progress is credited back as ``wall * s``.
 """
 
 from __future__ import annotations
@@ -44,16 +50,21 @@ class Engine:
         self.streams = streams
         self.env = simpy.Environment()
         c = scenario.cluster
-        self.cluster = Cluster(c.nodes, c.gpus_per_node)
+        supply = scenario.supply
+        speed = supply.gpu_types[c.gpu_type].speed if supply is not None else 1.0
+        self.cluster = Cluster(c.nodes, c.gpus_per_node, c.gpu_type, speed)
         self.policy = scenario.scheduler.policy.build()
         self.placement = scenario.scheduler.placement.build()
         self.placement.bind(c.gpus_per_node)
         self.queue = JobQueue(self.policy.key)
         self.submitted = 0
         self.running: dict[Job, None] = {}
-        self.log = metrics.JobLog()
         self.recorder = metrics.Recorder()
         self._shape: dict[int, str | None] = {}
+        self._routes: dict[tuple[int, str], tuple[int, ...] | str] = {}
+        self._class_type = {
+            cls.name: cls.gpu_type for cls in scenario.workload.classes or () if cls.gpu_type != "any"
+        }
         self.failures = None
         self._checkpoints = {}
         if scenario.failures is not None:
@@ -62,6 +73,17 @@ class Engine:
             self.failures = Failures(self, scenario.failures, streams)
             for cls in scenario.workload.classes or ():
                 self._checkpoints[cls.name] = cls.checkpoint
+        self.supply = None
+        if supply is not None:
+            from clustersim.supply import Supply
+
+            self.supply = Supply(self, supply, streams, scenario)
+        else:
+            self.recorder.stage(0.0, (0, 0, 0, c.gpus, 0, 0))
+        self._pool_levels = self.cluster.typed
+        if self._pool_levels:
+            self.recorder.pool_columns([p.name for p in self.cluster.pools])
+        self.log = metrics.JobLog([p.name for p in self.cluster.pools])
         specs = scenario_jobs(scenario, streams) if specs is None else specs
         self._specs = iter(specs)
         self._next_spec: JobSpec | None = None
@@ -80,13 +102,12 @@ class Engine:
             progress(i / chunks)
 
     def result(self) -> RunResult:
-        import pandas as pd
 
         s = self.scenario
         now = self.env.now
         for job in self.running:
             if job.plan is None:
-                job.remaining_s -= now - job.seg_start_s
+                job.progress(now - job.seg_start_s)
             else:
                 self._close_segment(job, now)
             self.log.add(job, RUNNING)
@@ -94,20 +115,12 @@ class Engine:
             self.log.add(job, QUEUED)
         jobs = self.log.frame()
         ts = self.recorder.frame()
+        rows = []
         if self.failures is not None:
-            events = self.failures.events_frame()
-        else:
-            events = pd.DataFrame(
-                {
-                    "t_s": pd.Series(dtype=float),
-                    "kind": pd.Series(dtype=str),
-                    "node_id": pd.Series(dtype="int64"),
-                    "cause": pd.Series(dtype=str),
-                    "repair_class": pd.Series(dtype=str),
-                    "down_s": pd.Series(dtype=float),
-                    "jobs_hit": pd.Series(dtype="int64"),
-                }
-            )
+            rows += self.failures.events
+        if self.supply is not None:
+            rows += self.supply.events
+        events = metrics.events_frame(rows)
         summary = metrics.summarize(
             jobs, ts, scenario=s.name, seed=self.streams.seed, horizon=s.horizon, warmup=s.warmup
         )
@@ -116,6 +129,14 @@ class Engine:
                 metrics.summarize_failures(
                     jobs, ts, events, horizon=s.horizon, warmup=s.warmup,
                     spare_swaps=self.failures.spare_swaps,
+                )
+            )
+        if self.supply is not None:
+            from clustersim.costs import summarize_supply
+
+            summary.update(
+                summarize_supply(
+                    jobs, ts, events, self.supply.summary_inputs(s), horizon=s.horizon, warmup=s.warmup
                 )
             )
         return RunResult(s, self.streams.seed, jobs, ts, events, summary)
@@ -133,7 +154,7 @@ class Engine:
         g = job.spec.num_gpus
         job.overhead_s += part.restart + part.checkpoint
         job.overhead_gpu_s += (part.restart + part.checkpoint) * g
-        job.remaining_s -= part.saved + part.unsaved  # progress so far counts as work done
+        job.progress(part.saved + part.unsaved)  # progress so far counts as work done
 
     # ------------------------------------------------------------------------------- arrivals
 
@@ -166,9 +187,12 @@ class Engine:
         job = Job(spec, self.submitted)
         self.submitted += 1
         g = spec.num_gpus
-        problem = self._shape.get(g, 0)
-        if problem == 0:
-            problem = self._shape[g] = self.cluster.shape_problem(g)
+        if self.supply is not None or spec.gpu_type != "any" or self._class_type:
+            problem = self._route(job)
+        else:
+            problem = self._shape.get(g, 0)
+            if problem == 0:
+                problem = self._shape[g] = self.cluster.shape_problem(g)
         if problem is not None:
             job.state = REJECTED
             job.reason = problem
@@ -181,6 +205,27 @@ class Engine:
         self._record()
         return job
 
+    def _route(self, job: Job) -> str | None:
+        """Give ``job`` the pools it may run on (its type's, in order), or say why none."""
+        request = job.spec.gpu_type
+        if request == "any":
+            request = self._class_type.get(job.spec.job_class, "any")
+        job.request = request
+        key = (job.spec.num_gpus, request)
+        route = self._routes.get(key)
+        if route is None:
+            if self.supply is not None:
+                route = self.supply.route(*key)
+            elif request not in ("any", self.scenario.cluster.gpu_type):
+                route = f"unknown GPU type {request!r}"
+            else:
+                route = self.cluster.shape_problem(key[0]) or (0,)
+            self._routes[key] = route
+        if isinstance(route, str):
+            return route
+        job.pools = route
+        return None
+
     # ------------------------------------------------------------------------------- jobs
 
     def _start(self, job: Job, nodes: tuple[int, ...]) -> None:
@@ -189,11 +234,13 @@ class Engine:
         if job.start_s != job.start_s:  # NaN: first start
             job.start_s = now
         job.token += 1
-        wall = job.run_estimate()
+        cluster = self.cluster
+        speed = job.speed = cluster.pools[cluster.pool_of[nodes[0]]].speed
+        wall = job.run_estimate(speed)
         job.seg_start_s = now
         job.seg_restart = job.restarts > 0
         job.expected_end_s = now + wall
-        self.cluster.allocate(job, nodes)
+        cluster.allocate(job, nodes)
         self.running[job] = None
         self.env.timeout(wall, value=(job, job.token)).callbacks.append(self._finish)
         if self.failures is not None:
@@ -204,10 +251,14 @@ class Engine:
         if job.token != token:
             return  # interrupted since: this completion is stale
         now = self.env.now
+        speed = job.speed
         if job.plan is not None:
-            extra = (now - job.seg_start_s) - job.remaining_s  # restart + checkpoints
+            extra = (now - job.seg_start_s) - job.remaining_s / speed  # restart + checkpoints
             job.overhead_s += extra
             job.overhead_gpu_s += extra * job.spec.num_gpus
+        if speed != 1.0:
+            job.work_fast += job.remaining_s
+            job.wall_fast += job.remaining_s / speed
         job.remaining_s = 0.0
         self.cluster.release(job)
         del self.running[job]
@@ -221,7 +272,7 @@ class Engine:
 
     def hang(self, job: Job, now: float) -> None:
         """A failure stopped ``job``'s progress at ``now`` (its node may be down already)."""
-        per = self.cluster.per_node(job.spec.num_gpus)
+        per = self.cluster.per_node(job.spec.num_gpus, job.pool)
         up_gpus = per * sum(1 for n in job.nodes if self.cluster.up[n])
         if job.hung_since == job.hung_since:  # already hung: fewer GPUs held from now on
             job.lost_gpu_s += (now - job.hang_mark) * job.hang_gpus
@@ -235,7 +286,7 @@ class Engine:
         job.overhead_gpu_s += overhead * g
         job.lost_s += part.unsaved
         job.lost_gpu_s += part.unsaved * g
-        job.remaining_s -= part.saved
+        job.progress(part.saved)
         job.token += 1  # the scheduled completion is void
         job.hung_since = now
         job.hang_mark = now
@@ -252,12 +303,12 @@ class Engine:
         job.hang_gpus = 0
         job.restarts += 1
         cluster = self.cluster
-        alive = tuple(n for n in job.nodes if cluster.up[n])
+        alive = tuple(n for n in job.nodes if cluster.up[n] and n not in cluster.draining)
         lost = len(job.nodes) - len(alive)
         cluster.release(job)
         del self.running[job]
         self.policy.invalidate()
-        spares = cluster.take_spares(lost) if lost else []
+        spares = cluster.take_spares(lost, job.pool) if lost else []
         if spares is not None:
             if lost:
                 self.failures.spare_swaps += 1
@@ -277,6 +328,10 @@ class Engine:
 
     def _record(self) -> None:
         c = self.cluster
+        if self._pool_levels:
+            extra = tuple(v for p in c.pools for v in (p.busy_gpus, p.up_nodes * p.gpus_per_node))
+        else:
+            extra = ()
         self.recorder.level(
             self.env.now,
             c.busy_gpus,
@@ -284,7 +339,8 @@ class Engine:
             len(self.running),
             len(self.queue),
             self.queue.gpus,
-            c.node_count - c.up_nodes,
+            len(c.free) - c.up_nodes - c.retired_nodes,
+            extra,
         )
 
 
