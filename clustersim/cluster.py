@@ -77,6 +77,7 @@ class Cluster:
         self.retired_nodes = 0
         self.version = 0  # bumped when nodes change state (not on allocate/release)
         self.on_retired: Callable[[int], None] | None = None  # told when a node leaves service
+        self.typed = False  # more than one pool: jobs must be matched to pools
         first = self.add_pool(pool, gpus_per_node, speed)
         self.gpus_per_node = gpus_per_node
         self.buckets = first.buckets
@@ -88,13 +89,9 @@ class Cluster:
     def add_pool(self, name: str, gpus_per_node: int, speed: float = 1.0, gpu_type: str | None = None) -> Pool:
         pool = Pool(len(self.pools), name, gpus_per_node, speed, gpu_type or name)
         self.pools.append(pool)
+        self.typed = len(self.pools) > 1
         self.version += 1
         return pool
-
-    @property
-    def typed(self) -> bool:
-        """More than one pool: jobs must be matched to pools."""
-        return len(self.pools) > 1
 
     @property
     def node_count(self) -> int:
@@ -197,12 +194,16 @@ class Cluster:
         per = pool.gpus_per_node
         take = g if g <= per else per
         free, buckets, jobs_on, up, pool_of = self.free, pool.buckets, self.jobs_on, self.up, self.pool_of
-        for node in nodes:
+        for node in nodes:  # check every node before changing any: a refusal leaves no trace
             f = free[node]
             if not up[node] or f < take or pool_of[node] != index:
                 raise RuntimeError(
                     f"node {node} cannot take {take} GPUs (free {f}, up {up[node]}, pool {pool_of[node]} vs {index})"
                 )
+        if len(nodes) > 1 and len(set(nodes)) != len(nodes):
+            raise RuntimeError(f"a job was given the same node twice: {nodes}")
+        for node in nodes:
+            f = free[node]
             del buckets[f][node]
             free[node] = f - take
             buckets[f - take][node] = None
@@ -420,7 +421,9 @@ class Cluster:
                 pool_busy[index] += used
                 pool_up[index] += 1
             else:
-                assert f == 0 and not self.jobs_on[node]
+                # a job hung by this node's failure stays on it until the failure is detected
+                hung = all(j.hung_since == j.hung_since for j in self.jobs_on[node])
+                assert f == 0 and hung, (node, f)
                 assert node not in self.draining
         assert busy == self.busy_gpus, (busy, self.busy_gpus)
         assert sum(len(b) for p in self.pools for b in p.buckets) + len(self.spares_free) + len(self.draining) == self.up_nodes

@@ -223,8 +223,10 @@ class Failures:
         """The job's checkpoint plan; Young's interval uses the job's MTTF on its nodes."""
         ck = checkpoint or self.cfg.checkpoint
         if ck.interval == "young":
-            nodes = self.cluster.nodes_needed(job.spec.num_gpus, job.pools[0])
-            rate = nodes * (self.node_rate + self.job_rate)
+            pool = job.pools[0]
+            nodes = self.cluster.nodes_needed(job.spec.num_gpus, pool)
+            share = job.spec.num_gpus / self.cluster.pools[pool].gpus_per_node
+            rate = nodes * self.node_rate + share * self.job_rate
             interval = young_interval(ck.cost, 1.0 / rate if rate > 0 else math.inf)
         else:
             interval = ck.interval
@@ -234,7 +236,9 @@ class Failures:
         """Draw the job-level interruption of a segment that would take ``wall`` seconds."""
         if self.job_rate <= 0:
             return
-        rate = self.job_rate * len(job.nodes)
+        # per node-equivalent: a 1-GPU job on an 8-GPU node carries 1/8 of a node's job hazard
+        share = job.spec.num_gpus / self.cluster.pools[job.pool].gpus_per_node
+        rate = self.job_rate * share
         t = self._job_e.next() / rate
         if t < wall:
             event = self.env.timeout(t, value=(job, job.token))

@@ -227,7 +227,7 @@ class JobLog:
         self.overhead_gpu.append(job.overhead_gpu_s)
         self.pool.append(job.pool)
         self.request.append(self._requests.setdefault(job.request, len(self._requests)))
-        self.useful.append(job.useful_s)
+        self.useful.append((spec.duration_s - job.remaining_s - job.work_fast) + job.wall_fast)  # Job.useful_s
         if spec.job_id is not None:
             self.ids[job.seq] = spec.job_id
 

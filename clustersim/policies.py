@@ -160,6 +160,7 @@ class EasyBackfill:
         self._res: tuple[float, frozenset[int]] = (INF, frozenset())
         self._res_pool = 0
         self._last_head: Job | None = None
+        self._fresh_from = 1  # queue index from which jobs were not examined since the last pass
 
     def key(self, job: Job) -> tuple:
         return (job.prio, job.seq)
@@ -188,24 +189,26 @@ class EasyBackfill:
         changed = _start_heads(queue, cluster, placement, start) or new is None
         jobs = queue.jobs
         if len(jobs) < 2 or cluster.free_gpus == 0:
+            self._fresh_from = 1  # nothing examined: the next pass looks at the whole window
             return
         head = jobs[0]
         if head is not self._last_head:
             changed = True
             self._last_head = head
         shadow_t, reserved = self.reservation(head, cluster, now)
+        backfill = self._backfill_pools if cluster.typed else self._backfill
         last = min(len(jobs) - 1, self.depth)
         if changed:
             candidates = range(1, last + 1)
         else:
-            # Capacity is unchanged since the last full pass, so only new arrivals can start.
-            candidates = sorted({i for i in (queue.index(j) for j in new) if 1 <= i <= last})
-        if cluster.typed:
-            started = self._backfill_pools(jobs, candidates, cluster, placement, now, shadow_t, reserved, start)
-        else:
-            started = self._backfill(jobs, candidates, cluster, placement, now, shadow_t, reserved, start)
+            # Capacity is unchanged since the last pass: every job it examined still cannot
+            # start. Only jobs that entered the window since (new arrivals, or jobs that slid
+            # in when backfilled jobs left it) can.
+            candidates = range(max(self._fresh_from, 1), last + 1)
+        started = backfill(jobs, candidates, cluster, placement, now, shadow_t, reserved, start)
         if started:
             queue.remove_indices(started)
+        self._fresh_from = last + 1 - len(started)
 
     @staticmethod
     def _backfill(jobs, candidates, cluster, placement, now, shadow_t, reserved, start) -> list[int]:

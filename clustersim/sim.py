@@ -15,10 +15,12 @@ time), and progress is credited back as ``wall * s``.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import simpy
+import simpy.core
 
 from clustersim import metrics
 from clustersim.checkpoint import split
@@ -81,12 +83,15 @@ class Engine:
         else:
             self.recorder.stage(0.0, (0, 0, 0, c.gpus, 0, 0))
         self._pool_levels = self.cluster.typed
+        self._routing = supply is not None or bool(self._class_type)
+        self._speed0 = speed
         if self._pool_levels:
             self.recorder.pool_columns([p.name for p in self.cluster.pools])
         self.log = metrics.JobLog([p.name for p in self.cluster.pools])
         specs = scenario_jobs(scenario, streams) if specs is None else specs
         self._specs = iter(specs)
         self._next_spec: JobSpec | None = None
+        self._result: RunResult | None = None
         self._record()
         self._schedule_arrival()
 
@@ -102,7 +107,9 @@ class Engine:
             progress(i / chunks)
 
     def result(self) -> RunResult:
-
+        """The run's tables and summary. Closes the books at the current time, once."""
+        if self._result is not None:
+            return self._result
         s = self.scenario
         now = self.env.now
         for job in self.running:
@@ -139,7 +146,8 @@ class Engine:
                     jobs, ts, events, self.supply.summary_inputs(s), horizon=s.horizon, warmup=s.warmup
                 )
             )
-        return RunResult(s, self.streams.seed, jobs, ts, events, summary)
+        self._result = RunResult(s, self.streams.seed, jobs, ts, events, summary)
+        return self._result
 
     def _close_segment(self, job: Job, now: float) -> None:
         """Account a job still running (or hung) at the horizon: progress so far counts as
@@ -169,13 +177,22 @@ class Engine:
                 if spec is None or spec.submit_s >= horizon:
                     self._next_spec = None
                     return
-            delay = spec.submit_s - env.now
-            if delay > 0:
+            if spec.submit_s > env.now:
                 self._next_spec = spec
-                env.timeout(delay).callbacks.append(self._arrive)
+                self._call_at(spec.submit_s, self._arrive)
                 return
             self.submit(spec)
             spec = None
+
+    def _call_at(self, when: float, callback) -> None:
+        """Run ``callback`` at exactly ``when``. A timeout of ``when - now`` can land an ulp
+        early (now + (when - now) != when in floating point), which would start a job before
+        its submit time; so the event goes into SimPy's queue at the absolute time."""
+        event = simpy.Event(self.env)
+        event._ok = True
+        event._value = None
+        event.callbacks.append(callback)
+        heapq.heappush(self.env._queue, (when, simpy.core.NORMAL, next(self.env._eid), event))
 
     def _arrive(self, _event) -> None:
         spec = self._next_spec
@@ -187,7 +204,7 @@ class Engine:
         job = Job(spec, self.submitted)
         self.submitted += 1
         g = spec.num_gpus
-        if self.supply is not None or spec.gpu_type != "any" or self._class_type:
+        if self._routing or spec.gpu_type != "any":
             problem = self._route(job)
         else:
             problem = self._shape.get(g, 0)
@@ -235,7 +252,10 @@ class Engine:
             job.start_s = now
         job.token += 1
         cluster = self.cluster
-        speed = job.speed = cluster.pools[cluster.pool_of[nodes[0]]].speed
+        if cluster.typed:
+            speed = job.speed = cluster.pools[cluster.pool_of[nodes[0]]].speed
+        else:
+            speed = job.speed = self._speed0
         wall = job.run_estimate(speed)
         job.seg_start_s = now
         job.seg_restart = job.restarts > 0

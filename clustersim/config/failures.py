@@ -91,7 +91,8 @@ class FailuresConfig(Frozen):
         0.9,
         ge=0,
         description="job-level interruptions not tied to a node (software, hangs), per 1,000 node-days "
-        "a job runs (calibration 7a: 0.18 x the node rate)",
+        "a job runs, counted in node-equivalents (a 1-GPU job on an 8-GPU node: 1/8) "
+        "(calibration 7a: 0.18 x the node rate)",
     )
     causes: dict[str, float] = Field(
         default_factory=lambda: {"gpu": 0.632, "network": 0.172, "host": 0.081, "maintenance": 0.092, "unknown": 0.023},

@@ -75,14 +75,32 @@ def apply_override(data: dict, assignment: str) -> None:
         node[last] = value
 
 
+def _union_tags() -> frozenset[str]:
+    """Every ``kind`` value of a config model: pydantic puts the tag of a discriminated
+    union into an error's location, but it is not a field the user wrote."""
+    from typing import get_args
+
+    from pydantic import BaseModel
+
+    tags: set[str] = set()
+    todo = list(BaseModel.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if cls.__module__.startswith("clustersim.") and "kind" in getattr(cls, "model_fields", {}):
+            tags.update(a for a in get_args(cls.model_fields["kind"].annotation) if isinstance(a, str))
+    return frozenset(tags)
+
+
 def _loc(loc: tuple) -> str:
+    tags = _union_tags()
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("fixed", "exponential", "lognormal", "empirical", "fifo", "sjf", "backfill", "pack", "spread"):
+        elif part in tags:
             continue  # pydantic's union tag, not a field the user wrote
-        elif part.startswith("function-") or part in ("str", "int", "float", "date"):
+        elif part.startswith(("function-", "literal[")) or part in ("str", "int", "float", "date"):
             continue
         else:
             out += ("." if out else "") + str(part)
@@ -113,6 +131,8 @@ def render_validation_error(err: ValidationError) -> list[str]:
             and not isinstance(given, dict | list)
         ):
             msg += f" (got {given!r})"
+        if any(p.startswith(f"{where}: ") for p in problems):
+            continue  # another branch of the same union failed too: the first says enough
         problems.append(f"{where}: {msg}")
     return problems
 

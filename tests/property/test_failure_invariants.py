@@ -409,12 +409,6 @@ def test_checked_engine_catches_a_job_on_a_down_node():
         engine.invariants()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Cluster.check() (clustersim/cluster.py, check: `assert f == 0 and not "
-    "self.jobs_on[node]`) fails whenever a job hangs on a failed node before detection, "
-    "although keeping the hung job there until recover() releases it is by design",
-)
 def test_cluster_check_accepts_a_hung_job():
     from clustersim.model import JobSpec
 
@@ -440,12 +434,6 @@ def test_cluster_check_accepts_a_hung_job():
     engine.cluster.check()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Engine.result() (clustersim/sim.py) is not idempotent: it closes the segments "
-    "of running jobs (remaining_s -= progress) and appends them to the job log each time, so a "
-    "second call duplicates their rows and counts their progress twice",
-)
 def test_result_can_be_called_twice():
     from clustersim.model import JobSpec
 

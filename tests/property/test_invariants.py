@@ -277,12 +277,6 @@ def test_schedule_is_strict_and_easy_keeps_its_promise(csim, case):
             assert job.start_s <= when, f"{job} promised {when}, started {job.start_s}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: sim.Engine._schedule_arrival waits `spec.submit_s - env.now` from the previous "
-    "arrival, and now + (submit - now) != submit in floating point, so a job can arrive (and "
-    "start) ~1e-15 s before its submit_s: negative wait_s and timeseries rows off its submit time",
-)
 def test_arrival_clock_is_exact(csim):
     # Found by hypothesis with arbitrary float submit times. Two 1-GPU jobs on an idle node:
     # both must start exactly when submitted (wait 0, not -1.8e-15).

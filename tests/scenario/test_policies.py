@@ -154,13 +154,6 @@ def test_easy_depth_limits_the_jobs_considered(csim):
     assert_starts(csim, deep, {"A": 0, "H": 100, "X": 110, "Y": 3})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: EasyBackfill.schedule's incremental arrival pass (policies.py, `candidates = "
-    "sorted(... new ...)`) assumes only new arrivals can start when capacity is unchanged, but a "
-    "job that slid into the depth window after the last full pass's backfills was never "
-    "considered there; it is skipped until the next completion",
-)
 def test_easy_depth_window_after_backfill_is_reconsidered(csim):
     # 2 nodes x 8, depth 1 (one job behind the head per pass).
     #   A (8, 0-100) node 0; B1 (4, 0-100) and B2 (4, 0-20) node 1: cluster full.

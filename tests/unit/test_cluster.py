@@ -100,12 +100,6 @@ def test_allocate_refuses_overcommit_and_down_nodes():
     c.check()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (internal guard): Cluster.allocate is not atomic - it updates each node in turn "
-    "and raises on the first one that cannot take the job, leaving the earlier nodes charged "
-    "(free, buckets, jobs_on) while busy_gpus and job.nodes are not, so check() fails",
-)
 def test_refused_multi_node_allocation_leaves_no_trace():
     c = Cluster(2, 8)
     put(c, job(1), (1,))

@@ -195,21 +195,11 @@ def test_class_checkpoint_interval_zero_names_the_class_field():
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: config._loc does not drop the `weibull` union tag: the field is reported as "
-    "failures.life.weibull.shape, a path the user never wrote (and --set cannot address)",
-)
 def test_weibull_shape_error_names_the_field_the_user_wrote():
     lines = problems(with_failures({"life": {"kind": "weibull", "shape": 0}}))
     assert lines[0].startswith("failures.life.shape: "), lines
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a negative or unparsable checkpoint interval gives two lines, the second "
-    "located at `failures.checkpoint.interval.literal['young']` (the `young` branch of the union)",
-)
 def test_negative_checkpoint_interval_gives_one_message():
     lines = problems(with_failures({"checkpoint": {"interval": "-5m"}}))
     assert len(lines) == 1, lines
