@@ -36,6 +36,13 @@ from clustersim.config.scheduler import (
     SjfConfig,
     SpreadConfig,
 )
+from clustersim.config.services import (
+    DEEPSEEK_HOURLY,
+    AutoscaleConfig,
+    DemandConfig,
+    InferenceConfig,
+    ServiceConfig,
+)
 from clustersim.config.supply import (
     LEAD_TIME_PRESETS,
     AcceptanceConfig,
@@ -49,6 +56,11 @@ from clustersim.config.supply import (
 from clustersim.config.workload import JobClass, TraceFormat, WorkloadConfig
 
 __all__ = [
+    "DEEPSEEK_HOURLY",
+    "AutoscaleConfig",
+    "DemandConfig",
+    "InferenceConfig",
+    "ServiceConfig",
     "LEAD_TIME_PRESETS",
     "AcceptanceConfig",
     "BackfillConfig",

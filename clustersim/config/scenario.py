@@ -7,6 +7,7 @@ from pydantic import Field, model_validator
 from clustersim.config.base import Frozen, at_field
 from clustersim.config.failures import FailuresConfig
 from clustersim.config.scheduler import SchedulerConfig
+from clustersim.config.services import InferenceConfig, ServiceConfig
 from clustersim.config.supply import SupplyConfig
 from clustersim.config.workload import WorkloadConfig
 from clustersim.distributions import Duration
@@ -44,6 +45,13 @@ class Scenario(Frozen):
         None, description="GPU types, orders, deliveries, retirement, rental and energy; a fixed fleet when absent"
     )
 
+    services: list[ServiceConfig] = Field(
+        default_factory=list, description="inference services sharing the fleet with training; none when empty"
+    )
+    inference: InferenceConfig = Field(
+        default_factory=InferenceConfig, description="how services share the fleet (used only with services)"
+    )
+
     @model_validator(mode="after")
     def _times(self) -> Scenario:
         if self.horizon <= 0:
@@ -56,7 +64,34 @@ class Scenario(Frozen):
                 f"cluster.nodes ({self.cluster.nodes})"
             )
         self._check_types()
+        self._check_services()
         return self
+
+    def _check_services(self) -> None:
+        per = self.cluster.gpus_per_node
+        names = set()
+        for i, svc in enumerate(self.services):
+            if svc.name in names:
+                raise at_field(f"services[{i}].name", f"service names must be unique, {svc.name!r} is repeated")
+            names.add(svc.name)
+            g = svc.gpus_per_replica
+            if g > per and g % per:
+                raise at_field(
+                    f"services[{i}].gpus_per_replica",
+                    f"{g} GPUs is more than one node ({per}) and not a multiple of {per}",
+                )
+        reserved = self.inference.reserved_nodes
+        if reserved:
+            if not self.services:
+                raise at_field("inference.reserved_nodes", "reserved nodes need at least one service")
+            if self.supply is not None:
+                raise at_field("inference.reserved_nodes", "not supported with a supply section (yet); use 0")
+            spares = self.failures.spare_nodes if self.failures is not None else 0
+            if reserved + spares >= self.cluster.nodes:
+                raise at_field(
+                    "inference.reserved_nodes",
+                    f"{reserved} reserved nodes leave no node for training (cluster.nodes {self.cluster.nodes})",
+                )
 
     def known_types(self) -> list[str]:
         """GPU type names a job or an order may name."""

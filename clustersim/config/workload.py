@@ -34,6 +34,9 @@ class JobClass(Frozen):
     checkpoint: CheckpointConfig | None = Field(
         None, description="checkpointing of this class (default: failures.checkpoint); used only with failures"
     )
+    preemptible: bool = Field(
+        False, description="inference replicas may preempt running jobs of this class (they requeue)"
+    )
     gpu_type: str = Field(
         "any",
         min_length=1,
