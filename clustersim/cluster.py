@@ -70,6 +70,7 @@ class Cluster:
         self.draining: dict[int, None] = {}  # retiring: no new jobs, leaves when its jobs end
         self.spares_free: dict[int, None] = {}  # idle spares, in service
         self.spare_target = 0
+        self.reserved_nodes = 0  # nodes of a pool kept for inference replicas (never training's)
         self.jobs_on: list[dict[Job, None]] = []  # running jobs per node (ordered set)
         self.up_nodes = 0
         self.up_gpus = 0
@@ -296,8 +297,8 @@ class Cluster:
         return taken
 
     def schedulable_nodes(self) -> int:
-        """Nodes a job may ever use: every node but the spare pool."""
-        return self.node_count - self.spare_target
+        """Nodes a job may ever use: every node but the spare pool and inference's reserve."""
+        return self.node_count - self.spare_target - self.reserved_nodes
 
     def take_down(self, node: int) -> list[Job]:
         """Remove a node from service. Returns the jobs running on it (the caller must

@@ -109,6 +109,12 @@ class Recorder:
             self.names += [f"busy_gpus.{name}", f"up_gpus.{name}"]
             self.cols += [array("q"), array("q")]
 
+    def add_columns(self, names: list[str]) -> None:
+        """More level columns (before the first row), given last in ``level``'s ``extra``."""
+        for name in names:
+            self.names.append(name)
+            self.cols.append(array("q"))
+
     def stage_columns(self, names: list[str]) -> None:
         self.stage_names = list(names)
 
@@ -373,6 +379,8 @@ def summarize_failures(jobs, timeseries, events, *, horizon: float, warmup: floa
     """
     t = timeseries["t_s"].to_numpy(float)
     busy = step_integral(t, timeseries["busy_gpus"].to_numpy(float), 0.0, horizon)
+    if "inference_gpus" in timeseries:  # the identity is over training GPUs only
+        busy -= step_integral(t, timeseries["inference_gpus"].to_numpy(float), 0.0, horizon)
     gpus = jobs["num_gpus"].to_numpy(float)
     # useful_s: wall seconds of kept progress (= work done at speed 1.0; older runs lack it)
     useful_s = jobs["useful_s" if "useful_s" in jobs else "work_done_s"].to_numpy(float)
@@ -408,6 +416,62 @@ def summarize_failures(jobs, timeseries, events, *, horizon: float, warmup: floa
             },
             "mean_nodes_down": step_integral(t, timeseries["down_nodes"].to_numpy(float), warmup, horizon)
             / (horizon - warmup),
+        }
+    )
+
+
+def add_preemptions(jobs, preempted: dict):
+    """Add ``preemptions`` and ``preempted_lost_gpu_s`` to a jobs table (runs with services),
+    from ``{seq: [count, lost GPU-seconds]}`` (jobs' rows are in submission order)."""
+    n = len(jobs)
+    count = np.zeros(n, dtype=np.int64)
+    lost = np.zeros(n, dtype=float)
+    for seq, (c, gpu_s) in preempted.items():
+        count[seq] = c
+        lost[seq] = gpu_s
+    jobs = jobs.copy()
+    jobs["preemptions"] = count
+    jobs["preempted_lost_gpu_s"] = lost
+    return jobs
+
+
+def summarize_services(services, jobs, *, horizon: float, warmup: float) -> dict:
+    """Service levels and the cost to training, from ``services.parquet`` and the jobs table.
+
+    Per service, over [warmup, horizon]: ``slo_attainment`` = fraction of time with no unserved
+    demand; ``unserved_fraction`` = unserved over demanded requests; ``replica_gpu_hours`` =
+    GPU-hours held by replicas (starting or ready); ``peak_replicas`` = most replicas placed at
+    once; ``shortfall_hours`` = time with unserved demand; ``waiting_replica_hours`` = replica-
+    hours wanted but not placed (no GPUs). Training: ``preemptions`` and
+    ``preempted_gpu_hours_lost`` (work lost to preemption) over the whole run."""
+    out: dict = {}
+    window = horizon - warmup
+    for name in sorted(set(services["service"].tolist())) if len(services) else []:
+        rows = services[services["service"] == name]
+        t = rows["t_s"].to_numpy(float)
+        unserved = rows["unserved_rps"].to_numpy(float)
+        demand = step_integral(t, rows["demand_rps"].to_numpy(float), warmup, horizon)
+        short = step_integral(t, (unserved > 1e-9).astype(float), warmup, horizon)
+        placed = (rows["ready_replicas"] + rows["starting_replicas"]).to_numpy(float)
+        inside = (t < horizon) & (np.append(t[1:], horizon) > warmup)
+        out[name] = {
+            "slo_attainment": 1.0 - short / window,
+            "unserved_fraction": step_integral(t, unserved, warmup, horizon) / demand if demand > 0 else 0.0,
+            "unserved_requests": step_integral(t, unserved, warmup, horizon),
+            "demand_requests": demand,
+            "shortfall_hours": short / 3600.0,
+            "replica_gpu_hours": step_integral(t, rows["replica_gpus"].to_numpy(float), warmup, horizon) / 3600.0,
+            "peak_replicas": int(placed[inside].max()) if inside.any() else 0,
+            "waiting_replica_hours": step_integral(t, rows["waiting_replicas"].to_numpy(float), warmup, horizon)
+            / 3600.0,
+        }
+    return _clean(
+        {
+            "services": out,
+            "preemptions": int(jobs["preemptions"].sum()) if "preemptions" in jobs else 0,
+            "preempted_gpu_hours_lost": float(jobs["preempted_lost_gpu_s"].sum()) / 3600.0
+            if "preempted_lost_gpu_s" in jobs
+            else 0.0,
         }
     )
 

@@ -16,6 +16,7 @@ time), and progress is credited back as ``wall * s``.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -44,6 +45,7 @@ class RunResult:
     timeseries: object  # pandas.DataFrame, columns metrics.TIMESERIES_COLUMNS
     events: object  # pandas.DataFrame
     summary: dict = field(default_factory=dict)
+    extra_tables: dict = field(default_factory=dict)  # name -> DataFrame, written as <name>.parquet
 
 
 class Engine:
@@ -54,7 +56,12 @@ class Engine:
         c = scenario.cluster
         supply = scenario.supply
         speed = supply.gpu_types[c.gpu_type].speed if supply is not None else 1.0
-        self.cluster = Cluster(c.nodes, c.gpus_per_node, c.gpu_type, speed)
+        reserved = scenario.inference.reserved_nodes if scenario.services else 0
+        self.cluster = Cluster(c.nodes - reserved, c.gpus_per_node, c.gpu_type, speed)
+        if reserved:  # a pool of its own: training jobs (pools (0,)) never use it
+            self.cluster.add_pool("inference", c.gpus_per_node, speed, c.gpu_type)
+            self.cluster.add_nodes(reserved, pool=1)
+            self.cluster.reserved_nodes = reserved
         self.policy = scenario.scheduler.policy.build()
         self.placement = scenario.scheduler.placement.build()
         self.placement.bind(c.gpus_per_node)
@@ -69,6 +76,8 @@ class Engine:
         }
         self.failures = None
         self._checkpoints = {}
+        self._preempt_plans = {}  # class -> checkpoint Plan, without failures (see preempt)
+        self._preempted: dict[int, list] = {}  # seq -> [preemptions, GPU-s lost to them]
         if scenario.failures is not None:
             from clustersim.failures import Failures
 
@@ -88,12 +97,31 @@ class Engine:
         if self._pool_levels:
             self.recorder.pool_columns([p.name for p in self.cluster.pools])
         self.log = metrics.JobLog([p.name for p in self.cluster.pools])
+        self.inference = None
+        if scenario.services:
+            self._init_services(scenario, streams)
         specs = scenario_jobs(scenario, streams) if specs is None else specs
         self._specs = iter(specs)
         self._next_spec: JobSpec | None = None
         self._result: RunResult | None = None
         self._record()
         self._schedule_arrival()
+
+    def _init_services(self, scenario: Scenario, streams: Streams) -> None:
+        from clustersim.checkpoint import Plan, young_interval
+        from clustersim.inference import Inference
+
+        if self.failures is None:
+            # Without failures a preempted job keeps the work up to its last checkpoint only if
+            # its class has a checkpoint config (interval `young` = the 3 h cap: no MTTF).
+            for cls in scenario.workload.classes or ():
+                ck = cls.checkpoint
+                if cls.preemptible and ck is not None:
+                    interval = young_interval(ck.cost, math.inf) if ck.interval == "young" else ck.interval
+                    self._preempt_plans[cls.name] = Plan(interval=interval, cost=ck.cost, restart=ck.restart)
+        self.recorder.add_columns(["inference_gpus"])
+        self._record = self._record_services
+        self.inference = Inference(self, scenario, streams)
 
     # ------------------------------------------------------------------------------- running
 
@@ -121,6 +149,9 @@ class Engine:
         for job in self.queue.jobs:
             self.log.add(job, QUEUED)
         jobs = self.log.frame()
+        extra_tables = {}
+        if self.inference is not None:
+            jobs = metrics.add_preemptions(jobs, self._preempted)
         ts = self.recorder.frame()
         rows = []
         if self.failures is not None:
@@ -146,7 +177,10 @@ class Engine:
                     jobs, ts, events, self.supply.summary_inputs(s), horizon=s.horizon, warmup=s.warmup
                 )
             )
-        self._result = RunResult(s, self.streams.seed, jobs, ts, events, summary)
+        if self.inference is not None:
+            services = extra_tables["services"] = self.inference.frame()
+            summary.update(metrics.summarize_services(services, jobs, horizon=s.horizon, warmup=s.warmup))
+        self._result = RunResult(s, self.streams.seed, jobs, ts, events, summary, extra_tables)
         return self._result
 
     def _close_segment(self, job: Job, now: float) -> None:
@@ -217,6 +251,8 @@ class Engine:
             return job
         if self.failures is not None:
             job.plan = self.failures.plan_for(job, self._checkpoints.get(spec.job_class))
+        elif self._preempt_plans:
+            job.plan = self._preempt_plans.get(spec.job_class)
         self.queue.push(job)
         self.policy.schedule(self.queue, self.cluster, self.placement, self.env.now, self._start, [job])
         self._record()
@@ -285,6 +321,9 @@ class Engine:
         job.state = FINISHED
         job.end_s = now
         self.log.add(job, FINISHED)
+        inference = self.inference
+        if inference is not None and inference.waiting:
+            inference.place_waiting()  # replicas outrank training: they take freed GPUs first
         self.policy.schedule(self.queue, self.cluster, self.placement, now, self._start, None)
         self._record()
 
@@ -292,6 +331,9 @@ class Engine:
 
     def hang(self, job: Job, now: float) -> None:
         """A failure stopped ``job``'s progress at ``now`` (its node may be down already)."""
+        if job.seq < 0:  # an inference replica: gone at once, the autoscaler replaces it
+            self.inference.lost(job)
+            return
         per = self.cluster.per_node(job.spec.num_gpus, job.pool)
         up_gpus = per * sum(1 for n in job.nodes if self.cluster.up[n])
         if job.hung_since == job.hung_since:  # already hung: fewer GPUs held from now on
@@ -343,8 +385,68 @@ class Engine:
     def capacity_changed(self) -> None:
         """Nodes or running jobs changed other than as planned: replan and schedule."""
         self.policy.invalidate()
+        inference = self.inference
+        if inference is not None and inference.waiting:
+            inference.place_waiting()
         self.policy.schedule(self.queue, self.cluster, self.placement, self.env.now, self._start, None)
         self._record()
+
+    # ------------------------------------------------------------------------------- preemption
+
+    def unsaved(self, job: Job, now: float) -> float:
+        """Wall seconds of ``job``'s current segment that preemption now would lose."""
+        elapsed = now - job.seg_start_s
+        if job.plan is None:
+            return elapsed
+        return split(job.plan, elapsed, job.seg_restart).unsaved
+
+    def preempt(self, job: Job) -> None:
+        """Evict a running training job for an inference replica: it loses the work since its
+        last checkpoint (all of its segment without a checkpoint plan), and is requeued at its
+        original place; its next segment pays the restart cost (``restarts`` counts it)."""
+        now = self.env.now
+        g = job.spec.num_gpus
+        elapsed = now - job.seg_start_s
+        if job.plan is not None:
+            part = split(job.plan, elapsed, job.seg_restart)
+            overhead = part.restart + part.checkpoint
+            job.overhead_s += overhead
+            job.overhead_gpu_s += overhead * g
+            lost = part.unsaved
+            job.progress(part.saved)
+        else:
+            lost = elapsed
+        job.lost_s += lost
+        job.lost_gpu_s += lost * g
+        rec = self._preempted.get(job.seq)
+        if rec is None:
+            rec = self._preempted[job.seq] = [0, 0.0]
+        rec[0] += 1
+        rec[1] += lost * g
+        job.token += 1  # the scheduled completion is void
+        job.restarts += 1
+        self.cluster.release(job)
+        del self.running[job]
+        job.state = QUEUED
+        self.queue.push(job)
+        self.policy.invalidate()
+
+    def _record_services(self) -> None:
+        c = self.cluster
+        if self._pool_levels:
+            extra = tuple(v for p in c.pools for v in (p.busy_gpus, p.up_nodes * p.gpus_per_node))
+        else:
+            extra = ()
+        self.recorder.level(
+            self.env.now,
+            c.busy_gpus,
+            c.up_gpus,
+            len(self.running),
+            len(self.queue),
+            self.queue.gpus,
+            len(c.free) - c.up_nodes - c.retired_nodes,
+            extra + (self.inference.gpus,),
+        )
 
     def _record(self) -> None:
         c = self.cluster
