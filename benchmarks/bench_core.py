@@ -7,6 +7,7 @@ same process after imports and before the run.
     python benchmarks/bench_core.py                   # fifo and backfill, 200k and 400k jobs
     python benchmarks/bench_core.py --jobs 50000 --policies fifo
     python benchmarks/bench_core.py --failures        # the same with the default failure model
+    python benchmarks/bench_core.py --types           # the 500 nodes as two GPU types (pools)
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ GPUS = 4000
 LOAD = 0.8
 
 
-def scenario_dict(jobs: int, policy: str, failures: bool) -> dict:
+def scenario_dict(jobs: int, policy: str, failures: bool, types: bool = False) -> dict:
     z90 = 1.2815515655446004
     sigma = math.log(P90_S / MEDIAN_S) / z90
     mean_d = MEDIAN_S * math.exp(sigma**2 / 2)
@@ -48,6 +49,16 @@ def scenario_dict(jobs: int, policy: str, failures: bool) -> dict:
     }
     if failures:
         data["failures"] = {}
+    if types:
+        # the same 500 nodes as two pools of two types of the same speed (so the same load),
+        # 250 nodes at time 0 and 250 in service at once: jobs of type `any` try the first
+        # listed type, then the other (the typed placement and EASY paths)
+        data["cluster"] = {"nodes": 250, "gpus_per_node": 8, "gpu_type": "X"}
+        data["supply"] = {
+            "gpu_types": {"X": {}, "Y": {}},
+            "orders": [{"at": 0, "nodes": 250, "gpu_type": "Y", "lead_time": 0, "burn_in": 0}],
+            "acceptance": {"fail_fraction": 0},
+        }
     return data
 
 
@@ -66,14 +77,14 @@ def peak_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def one_case(jobs: int, policy: str, failures: bool) -> dict:
+def one_case(jobs: int, policy: str, failures: bool, types: bool = False) -> dict:
     import time
 
     from clustersim.config import scenario_from_dict
     from clustersim.rng import Streams
     from clustersim.sim import Engine
 
-    scenario = scenario_from_dict(scenario_dict(jobs, policy, failures))
+    scenario = scenario_from_dict(scenario_dict(jobs, policy, failures, types))
     base_kb = peak_kb()
     t0 = time.perf_counter()
     engine = Engine(scenario, Streams(0))
@@ -87,6 +98,7 @@ def one_case(jobs: int, policy: str, failures: bool) -> dict:
     return {
         "policy": policy,
         "failures": failures,
+        "types": types,
         "jobs": submitted,
         "sim_s": t1 - t0,
         "wall_s": t2 - t0,
@@ -104,23 +116,24 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, nargs="*", default=[200_000, 400_000])
     parser.add_argument("--policies", nargs="*", default=["fifo", "backfill"])
     parser.add_argument("--failures", action="store_true", help="turn on the default failure model")
+    parser.add_argument("--types", action="store_true", help="two GPU types (A100 + H800 pools), jobs of type any")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
-        jobs, policy, failures = args.case.split(":")
-        print(json.dumps(one_case(int(jobs), policy, failures == "1")))
+        jobs, policy, failures, types = args.case.split(":")
+        print(json.dumps(one_case(int(jobs), policy, failures == "1", types == "1")))
         return
     rows = []
-    print(f"{'policy':9} {'fail':>4} {'jobs':>8} {'wall s':>7} {'jobs/s':>8} {'events/s':>9} {'peak MB':>8} {'B/job':>6} {'util':>5} {'p90 wait h':>10}")
+    print(f"{'policy':9} {'fail':>4} {'type':>4} {'jobs':>8} {'wall s':>7} {'jobs/s':>8} {'events/s':>9} {'peak MB':>8} {'B/job':>6} {'util':>5} {'p90 wait h':>10}")
     for policy in args.policies:
         for jobs in args.jobs:
             out = subprocess.run(
-                [sys.executable, __file__, "--case", f"{jobs}:{policy}:{int(args.failures)}"],
+                [sys.executable, __file__, "--case", f"{jobs}:{policy}:{int(args.failures)}:{int(args.types)}"],
                 check=True, capture_output=True, text=True,
             )
             r = json.loads(out.stdout.strip().splitlines()[-1])
             rows.append(r)
-            print(f"{r['policy']:9} {str(r['failures'])[0]:>4} {r['jobs']:>8} {r['wall_s']:7.2f} {r['jobs_per_s']:8.0f} {r['events_per_s']:9.0f} {r['peak_mb']:8.0f} {r['bytes_per_job']:6.0f} {r['utilisation']:5.2f} {r['p90_wait_h']:10.2f}")
+            print(f"{r['policy']:9} {str(r['failures'])[0]:>4} {str(r['types'])[0]:>4} {r['jobs']:>8} {r['wall_s']:7.2f} {r['jobs_per_s']:8.0f} {r['events_per_s']:9.0f} {r['peak_mb']:8.0f} {r['bytes_per_job']:6.0f} {r['utilisation']:5.2f} {r['p90_wait_h']:10.2f}")
     for policy in args.policies:
         times = {r["jobs"]: r["wall_s"] for r in rows if r["policy"] == policy}
         if len(times) == 2:
