@@ -414,6 +414,10 @@ def summary_tables(run: Run) -> Section:
         from clustersim.report_failures import SUMMARY_KEYS
 
         shown |= SUMMARY_KEYS
+    if run.scenario.get("services"):  # the services section shows these
+        from clustersim.report_services import SUMMARY_KEYS as SERVICE_KEYS
+
+        shown |= SERVICE_KEYS
     extra = [
         (key, _number(value)) for key, value in summary.items()
         if key not in shown and _number(value) is not None
@@ -526,6 +530,16 @@ def failures(run: Run) -> Section | None:
     return failures_section(run)
 
 
+def services(run: Run) -> Section | None:
+    """Inference services (only when the scenario has ``services``): built by
+    ``clustersim.report_services``, imported here when called, as ``failures`` is."""
+    if not run.scenario.get("services"):
+        return None
+    from clustersim.report_services import services_section
+
+    return services_section(run)
+
+
 SectionBuilder = Callable[[Run], Section | None]
 SECTIONS: list[SectionBuilder] = [
     title,
@@ -536,6 +550,7 @@ SECTIONS: list[SectionBuilder] = [
     wait_cdf_figure,
     wait_by_size_figure,
     failures,
+    services,
     glossary,  # keep last; new sections go before it
 ]
 
