@@ -74,6 +74,9 @@ class Failures:
         self._repair_class = Draws(lambda n: gen_r.choice(len(repairs), size=n, p=repair_p / repair_p.sum()), 256)
         self._repair_time = [Draws(r.time.sampler(streams(f"failures.repair.{r.name}")), 256) for r in repairs]
         self._detect = Draws(cfg.detection.sampler(streams("failures.detection")), 256)
+        # job-level failures depend on the schedule: their detection draws get their own
+        # stream so that node failures stay identical across policies (common random numbers)
+        self._job_detect = Draws(cfg.detection.sampler(streams("failures.job_detection")), 256)
         gen_j = streams("failures.job")
         self._job_e = Draws(lambda n: gen_j.exponential(1.0, n), 1024)
         self._shared = _Draws(self._cause, self._repair_class, self._repair_time, self._detect)
@@ -250,7 +253,7 @@ class Failures:
             return
         now = self.env.now
         self.job_failures += 1
-        detect = float(self._detect.next())  # shared stream: job failures depend on the schedule
+        detect = float(self._job_detect.next())
         self.engine.hang(job, now)
         self._event(now, "job_failure", -1, "software", "", detect, 1, job)
         detected = self.env.timeout(detect, value=(job, job.token))

@@ -19,7 +19,7 @@ from clustersim.model import JobSpec
 from clustersim.rng import Draws, Streams
 
 NATIVE_REQUIRED = ("job_id", "submit_s", "num_gpus", "duration_s")
-NATIVE_OPTIONAL = ("job_class", "user")
+NATIVE_OPTIONAL = ("job_class", "user", "gpu_type")
 
 
 def class_jobs(cls: JobClass, streams: Streams, horizon: float) -> Iterator[JobSpec]:
@@ -66,6 +66,7 @@ def trace_jobs(frame, chunk: int = 65536) -> Iterator[JobSpec]:
     classes = frame["job_class"].astype(str) if "job_class" in frame else None
     users = frame["user"].astype(str) if "user" in frame else None
     starts = frame["recorded_start_s"].to_numpy(float) if "recorded_start_s" in frame else None
+    types = frame["gpu_type"].astype(str) if "gpu_type" in frame else None
     for lo in range(0, n, chunk):
         hi = min(lo + chunk, n)
         m = hi - lo
@@ -77,6 +78,7 @@ def trace_jobs(frame, chunk: int = 65536) -> Iterator[JobSpec]:
             classes.iloc[lo:hi].tolist() if classes is not None else ["trace"] * m,
             users.iloc[lo:hi].tolist() if users is not None else [""] * m,
             starts[lo:hi].tolist() if starts is not None else [float("nan")] * m,
+            [t.strip() or "any" for t in types.iloc[lo:hi].tolist()] if types is not None else ["any"] * m,
             strict=True,
         )
         for row in rows:
@@ -176,6 +178,7 @@ def _read_native_fast(path: Path):
             "duration_s": table["duration_s"].to_numpy(),
             "job_class": pd.array(table["job_class"], dtype=pd.StringDtype("pyarrow")) if "job_class" in names else "trace",
             "user": pd.array(table["user"], dtype=pd.StringDtype("pyarrow")) if "user" in names else "",
+            "gpu_type": pd.array(table["gpu_type"], dtype=pd.StringDtype("pyarrow")) if "gpu_type" in names else "any",
         }
     )
     if not np.all(np.diff(frame["submit_s"].to_numpy()) >= 0):
@@ -248,6 +251,7 @@ def _read_native_careful(path: Path, is_parquet: bool, strict: bool):
             "duration_s": numbers["duration_s"][keep],
             "job_class": (raw["job_class"].astype(str).to_numpy()[keep] if "job_class" in raw else "trace"),
             "user": (raw["user"].astype(str).to_numpy()[keep] if "user" in raw else ""),
+            "gpu_type": (raw["gpu_type"].astype(str).str.strip().to_numpy()[keep] if "gpu_type" in raw else "any"),
         }
     )
     frame = frame.sort_values("submit_s", kind="stable", ignore_index=True)
