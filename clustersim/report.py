@@ -530,6 +530,16 @@ def failures(run: Run) -> Section | None:
     return failures_section(run)
 
 
+def supply(run: Run) -> Section | None:
+    """Capacity, supply and cost (only when the scenario has ``supply``): built by
+    ``clustersim.report_supply``, imported here when called, as ``failures`` is."""
+    if not isinstance(run.scenario.get("supply"), dict):
+        return None
+    from clustersim.report_supply import supply_section
+
+    return supply_section(run)
+
+
 def services(run: Run) -> Section | None:
     """Inference services (only when the scenario has ``services``): built by
     ``clustersim.report_services``, imported here when called, as ``failures`` is."""
@@ -550,6 +560,7 @@ SECTIONS: list[SectionBuilder] = [
     wait_cdf_figure,
     wait_by_size_figure,
     failures,
+    supply,
     services,
     glossary,  # keep last; new sections go before it
 ]
