@@ -414,6 +414,10 @@ def summary_tables(run: Run) -> Section:
         from clustersim.report_failures import SUMMARY_KEYS
 
         shown |= SUMMARY_KEYS
+    if isinstance(run.scenario.get("supply"), dict):  # the supply section shows these
+        from clustersim.report_supply import SUMMARY_KEYS as SUPPLY_KEYS
+
+        shown |= SUPPLY_KEYS
     if run.scenario.get("services"):  # the services section shows these
         from clustersim.report_services import SUMMARY_KEYS as SERVICE_KEYS
 
