@@ -155,7 +155,7 @@ def _print_summary(summary: dict) -> None:
     jobs = summary["jobs"]
     util = summary.get("gpu_utilisation")
     lines = [
-        f"scenario {summary['scenario']} (seed {summary['seed']}), {summary['horizon_s'] / 86400:g} days",
+        f"scenario {summary['scenario']} (seed {summary['seed']}), {format_duration(summary['horizon_s'])} simulated",
         f"  jobs       submitted {jobs['submitted']:,}  finished {jobs['finished']:,}  "
         f"running {jobs['running']:,}  queued {jobs['queued']:,}  rejected {jobs['rejected']:,}",
         f"  GPU util   {'n/a' if util is None else f'{util:.1%}'}",
@@ -203,7 +203,8 @@ def replay(
             typer.echo(note, err=True)
         if len(loaded.rejected):
             counts = loaded.rejected["reason"].value_counts()
-            typer.echo(f"{len(loaded.rejected):,} rows not used: " + ", ".join(f"{r} ({n:,})" for r, n in counts.items()), err=True)
+            rows = "row" if len(loaded.rejected) == 1 else "rows"
+            typer.echo(f"{len(loaded.rejected):,} {rows} not used: " + ", ".join(f"{r} ({n:,})" for r, n in counts.items()), err=True)
         shaping = rp.Shaping(
             window=rp.parse_window(window), time_scale=time_scale, load_scale=load_scale,
             min_gpus=min_gpus, max_gpus=max_gpus, classes=tuple(job_class or ()),
@@ -230,8 +231,14 @@ def replay(
             data.setdefault("cluster", {})["nodes"] = nodes
         if policy is not None:
             data.setdefault("scheduler", {})["policy"] = policy
-        end = float((frame["submit_s"] + frame["duration_s"]).max())
-        data["horizon"] = horizon if horizon is not None else max(end * 1.1, 1.0)
+        if horizon is None:
+            # long enough for the queue to drain: the last job end, plus all the work done
+            # one after another on the whole cluster (a bound no schedule can exceed much)
+            end = float((frame["submit_s"] + frame["duration_s"]).max())
+            gpus = int(data["cluster"]["nodes"]) * gpn
+            work = float((frame["num_gpus"] * frame["duration_s"]).sum()) / max(gpus, 1)
+            horizon = max((end + work) * 1.1, 1.0)
+        data["horizon"] = horizon
         data["warmup"] = parse_duration(warmup)
         data["workload"] = {"trace": str(Path(trace).resolve()), "format": loaded.format}
         sc = scenario_with_overrides(data, set_ or [], source=source, base_dir=base_dir)
@@ -246,16 +253,23 @@ def validate(
     scenario: Annotated[Path, typer.Argument(help="scenario YAML")],
     set_: SetOption = None,
 ) -> None:
-    """Check a scenario file (and overrides) without running it."""
+    """Check a scenario file (and overrides), and its trace if it names one, without running it."""
     from clustersim.config import load_scenario
+    from clustersim.units import format_duration
 
     with user_errors():
         sc = load_scenario(scenario, set_ or [])
+        if sc.workload.trace is not None:  # read the whole trace: a bad row fails here, not in `run`
+            from clustersim.replay import load_any
+
+            trace_jobs = len(load_any(sc.workload.trace, sc.workload.format, strict=True).jobs)
     c = sc.cluster
     typer.echo(
         f"ok: {scenario}: '{sc.name}', {c.nodes} nodes x {c.gpus_per_node} GPUs = {c.gpus:,} GPUs, "
-        f"{sc.horizon / 86400:g} days, policy {sc.scheduler.policy.kind}"
+        f"{format_duration(sc.horizon)}, policy {sc.scheduler.policy.kind}"
     )
+    if sc.workload.trace is not None:
+        typer.echo(f"trace {sc.workload.trace}: {trace_jobs:,} jobs, every row usable")
 
 
 @app.command()

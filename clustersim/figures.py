@@ -286,7 +286,7 @@ def wait_cdf_png(waits_by_class: Mapping[str, Any], target_s: float, recorded=No
     ax.xaxis.set_minor_locator(_null_locator())
     ax.set_ylim(0, 101)
     ax.set_title("Wait-time distribution by job class")
-    ax.set_xlabel("wait (hours, log scale; waits under 1 s shown at 1 s)")
+    ax.set_xlabel("wait (log scale; waits under 1 s shown at 1 s)")
     ax.set_ylabel("started jobs waiting ≤ x (%)")
     ax.legend(loc="lower right")
     if len(classes) > len(palette):

@@ -152,8 +152,16 @@ class Evaluation:
     verdicts: dict[str, str]  # target text -> met / missed / straddles / unknown
 
     @property
+    def rejected(self) -> float:
+        """Most jobs any seed rejected at this point (jobs that can never run on it)."""
+        stats = self.replications.metrics.get("jobs.rejected")
+        return 0.0 if stats is None or stats.mean is None else float(stats.mean)
+
+    @property
     def meets(self) -> bool:
-        return all(v == MET for v in self.verdicts.values())
+        # A fleet that cannot run some jobs at all does not meet a wait target, however short
+        # the waits of the jobs it can run: rejected jobs are not in the wait statistics.
+        return self.rejected == 0 and all(v == MET for v in self.verdicts.values())
 
 
 @dataclass
@@ -197,6 +205,7 @@ class PlanResult:
                     "metric's mean is on the allowed side",
             "evaluated": [
                 {"value": ev.value, "value_text": s.show(ev.value), "meets_all": ev.meets,
+                 "jobs_rejected": ev.rejected,
                  "targets": {t.text: {**(self.stats(ev, t).to_dict() if self.stats(ev, t) else {}),
                                       "verdict": ev.verdicts[t.text]} for t in self.targets}}
                 for ev in sorted(self.evaluations, key=lambda e: e.value)
@@ -312,6 +321,10 @@ def _notes(result: PlanResult, evaluated: dict[int, Evaluation], index: int | No
                     "(try more seeds, or a sweep over the range)."
                 )
                 return notes
+    rejecting = sorted(sr.show(ev.value) for ev in evaluated.values() if ev.rejected)
+    if rejecting:
+        notes.append(f"At {', '.join(rejecting)} some jobs can never run (too large for the fleet) "
+                     "and are rejected; those values count as not meeting the targets.")
     unknown = sorted({t for ev in evaluated.values() for t, v in ev.verdicts.items() if v == "unknown"})
     if unknown:
         notes.append(f"No interval for {', '.join(unknown)} at some values (metric undefined in "
@@ -335,7 +348,7 @@ def evidence_table(result: PlanResult) -> list[str]:
         for t in result.targets:
             mean, ci = ci_text(t.key, result.stats(ev, t))
             row += [mean, ci, ev.verdicts[t.text]]
-        row.append("yes" if ev.meets else "no")
+        row.append("yes" if ev.meets else ("no: rejects jobs" if ev.rejected else "no"))
         rows.append(row)
     return md_table(header, rows, "r" + "rrl" * len(result.targets) + "l")
 

@@ -45,7 +45,17 @@ def _looks_native(path: Path) -> bool:
     except OSError:
         return False
     names = {c.strip().strip('"') for c in header.split(",")}
-    return set(NATIVE_HEADER) <= names
+    if set(NATIVE_HEADER) <= names:
+        return True
+    if {"job_id", "submit_s"} <= names:  # meant to be native, but incomplete: say what is missing
+        missing = [c for c in NATIVE_HEADER if c not in names]
+        raise TraceError(
+            str(path),
+            f"looks like a native trace but is missing column(s) {', '.join(missing)}; "
+            f"expected {', '.join(NATIVE_HEADER)}",
+            line=1,
+        )
+    return False
 
 
 def load_any(path: str | Path, fmt: str = "auto", *, strict: bool = False, cluster: str | None = None):

@@ -121,6 +121,7 @@ class MetricStats:
     std: float | None
     half_width: float | None
     confidence: float = CONFIDENCE
+    non_negative: bool = False  # every value was >= 0 (times, counts, shares): lo is clipped at 0
 
     @classmethod
     def of(cls, values: Iterable[float | None], confidence: float = CONFIDENCE) -> MetricStats:
@@ -133,11 +134,16 @@ class MetricStats:
             return cls(1, mean, None, None, confidence)
         std = math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / (n - 1))
         half = t_quantile(0.5 + confidence / 2.0, n - 1) * std / math.sqrt(n)
-        return cls(n, mean, std, half, confidence)
+        return cls(n, mean, std, half, confidence, non_negative=min(xs) >= 0)
 
     @property
     def lo(self) -> float | None:
-        return None if self.half_width is None else self.mean - self.half_width
+        """Lower end of the interval; a metric that cannot be negative is not shown below 0
+        (the Student-t interval is symmetric and can cross 0 when few seeds vary a lot)."""
+        if self.half_width is None:
+            return None
+        lo = self.mean - self.half_width
+        return max(lo, 0.0) if self.non_negative else lo
 
     @property
     def hi(self) -> float | None:

@@ -350,6 +350,11 @@ def headline(run: Run) -> Section:
         css = "met"
         verdict = (f"**Verdict: target met.** p90 wait {_dur(p90)} is {_dur(target - p90)} under "
                    f"the target (p90 wait ≤ {_hours(target)}).")
+    if rejected and css == "met":
+        css = "not-met"
+        verdict = (f"**Verdict: target not met.** {_count(rejected)} jobs can never run on this "
+                   "cluster (rejected: larger than the fleet, or not a whole-node multiple), and "
+                   f"the p90 wait of {_dur(p90)} leaves them out.")
     parts = ["## Headline", "", answer, "", f"<!-- class: {css} -->", f"> {verdict}"]
     missed = _classes_over_target(summary, target)
     if missed:
@@ -398,7 +403,9 @@ def summary_tables(run: Run) -> Section:
             _dur(_stats(block.get(group), key)) for group, key, _ in _STAT_COLUMNS
         ]
 
-    rows = [row("**All jobs**", summary, jobs.get("submitted"))]
+    classes = [_dict(b).get("jobs") for b in _dict(summary.get("by_class")).values()]
+    measured = sum(int(c) for c in classes if isinstance(c, int | float)) if classes else jobs.get("submitted")
+    rows = [row("**All jobs**", summary, measured)]
     for name, block in sorted(_dict(summary.get("by_class")).items()):
         block = _dict(block)
         rows.append(row(md_escape(name), block, block.get("jobs")))
@@ -408,7 +415,8 @@ def summary_tables(run: Run) -> Section:
     lines += ["", "Jobs at the end of the run: " + " · ".join(
         f"{_count(jobs.get(k))} {k}" for k in ("submitted", "finished", "running", "queued",
                                               "rejected")
-    ) + ". Wait and JCT cover jobs submitted after warm-up."]
+    ) + ". The Jobs column and the wait and JCT statistics cover jobs submitted after warm-up "
+        "(not rejected)."]
     shown = set(_SUMMARY_KEYS_SHOWN)
     if isinstance(run.scenario.get("failures"), dict):  # the failures section shows these
         from clustersim.report_failures import SUMMARY_KEYS

@@ -188,8 +188,9 @@ def write_report(result, out: str | Path, *, metrics: Sequence[str] = (),
         f"{len(result.points)} points × {len(seeds)} seeds ({seed_text}) = {runs} runs. Varied: {varied}.",
         "",
         f"Each number is the mean over seeds with its {pct}% Student-t confidence interval. Every "
-        "point uses the same seeds (common random numbers), so differences between points come "
-        "from the parameters, not from luck. Tables: `sweep.parquet` (one row per run), "
+        "point uses the same seeds (common random numbers: the same arrivals and failures), which "
+        "makes differences between points less noisy than the per-point intervals suggest; "
+        "compare runs seed by seed in `sweep.parquet` for a paired comparison. Tables: `sweep.parquet` (one row per run), "
         "`sweep_summary.parquet` (one row per point and metric).",
     ]
     figures = []

@@ -38,7 +38,7 @@ def detect(path: Path, formats: tuple[str, ...]) -> str:
     if found is None:
         raise TraceError(
             str(path),
-            f"cannot tell the trace format; pass fmt= one of: {', '.join(formats)}",
+            f"cannot tell the trace format; give --format, one of: native, {', '.join(formats)}",
         )
     return found
 

@@ -174,7 +174,10 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
     """Read, override, resolve and validate a scenario file."""
     path = Path(path)
     data = read_scenario_dict(path)
-    return scenario_with_overrides(data, overrides, source=str(path), base_dir=path.parent)
+    source = str(path)
+    if overrides:  # a bad value may come from the command line rather than the file
+        source += " with --set " + " ".join(overrides)
+    return scenario_with_overrides(data, overrides, source=source, base_dir=path.parent)
 
 
 def scenario_with_overrides(
