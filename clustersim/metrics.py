@@ -35,7 +35,7 @@ STAGE_COLUMNS = (
 )
 # Columns of a one-pool run; with several pools each pool adds ``<column>.<pool>`` for busy and
 # up GPUs and for every stage column.
-TIMESERIES_COLUMNS = LEVEL_COLUMNS + STAGE_COLUMNS
+TIMESERIES_COLUMNS = LEVEL_COLUMNS  # every run; STAGE_COLUMNS follow in runs with supply
 JOB_COLUMNS = (
     "job_id",
     "job_class",
@@ -244,42 +244,44 @@ class JobLog:
         seq = np.frombuffer(self.seq, dtype=np.int64)
         order = np.argsort(seq, kind="stable")
         seq = seq[order]
+        self.seq = array("q")
 
-        def col(arr, dtype):
-            return np.frombuffer(arr, dtype=dtype)[order]
+        def col(name, dtype):
+            """The column in submission order; the log's own copy is freed at once, so the
+            table never exists twice (peak memory stays near one copy per job)."""
+            out = np.frombuffer(getattr(self, name), dtype=dtype)[order]
+            setattr(self, name, array(getattr(self, name).typecode))
+            return out
 
         if self.ids:
             ids = self.ids
             id_array = pa.array([ids.get(s, str(s)) for s in seq.tolist()], pa.string())
         else:
             id_array = pa.compute.cast(pa.array(seq), pa.string())
-        submit = col(self.submit, float)
-        start = col(self.start, float)
-        return pd.DataFrame(
-            {
-                "job_id": pd.array(id_array, dtype=pd.StringDtype("pyarrow")),
-                "job_class": pd.Categorical.from_codes(col(self.cls, np.int_), list(self._classes)),
-                "num_gpus": col(self.gpus, np.int64),
-                "submit_s": submit,
-                "start_s": start,
-                "end_s": col(self.end, float),
-                "wait_s": start - submit,
-                "duration_s": col(self.duration, float),
-                "state": pd.Categorical.from_codes(col(self.state, np.int8), list(STATES)),
-                "reason": pd.Categorical.from_codes(col(self.reason, np.int_), list(self._reasons)),
-                "restarts": col(self.restarts, np.int_).astype(np.int64),
-                "work_done_s": col(self.work, float),
-                "lost_s": col(self.lost, float),
-                "overhead_s": col(self.overhead, float),
-                "lost_gpu_s": col(self.lost_gpu, float),
-                "overhead_gpu_s": col(self.overhead_gpu, float),
-                "gpu_request": pd.Categorical.from_codes(col(self.request, np.int_), list(self._requests)),
-                "gpu_type": pd.Categorical.from_codes(
-                    _codes(col(self.pool, np.int_), len(self.pools)), [*self.pools, ""]
-                ),
-                "useful_s": col(self.useful, float),
-            }
+        del seq
+        data = {"job_id": pd.array(id_array, dtype=pd.StringDtype("pyarrow"))}
+        del id_array
+        data["job_class"] = pd.Categorical.from_codes(col("cls", np.int_), list(self._classes))
+        data["num_gpus"] = col("gpus", np.int64)
+        data["submit_s"] = col("submit", float)
+        data["start_s"] = col("start", float)
+        data["end_s"] = col("end", float)
+        data["wait_s"] = data["start_s"] - data["submit_s"]
+        data["duration_s"] = col("duration", float)
+        data["state"] = pd.Categorical.from_codes(col("state", np.int8), list(STATES))
+        data["reason"] = pd.Categorical.from_codes(col("reason", np.int_), list(self._reasons))
+        data["restarts"] = col("restarts", np.int_).astype(np.int64, copy=False)
+        data["work_done_s"] = col("work", float)
+        data["lost_s"] = col("lost", float)
+        data["overhead_s"] = col("overhead", float)
+        data["lost_gpu_s"] = col("lost_gpu", float)
+        data["overhead_gpu_s"] = col("overhead_gpu", float)
+        data["gpu_request"] = pd.Categorical.from_codes(col("request", np.int_), list(self._requests))
+        data["gpu_type"] = pd.Categorical.from_codes(
+            _codes(col("pool", np.int_), len(self.pools)), [*self.pools, ""]
         )
+        data["useful_s"] = col("useful", float)
+        return pd.DataFrame(data, copy=False)
 
 
 def _codes(pool: np.ndarray, never: int) -> np.ndarray:

@@ -89,8 +89,7 @@ class Engine:
             from clustersim.supply import Supply
 
             self.supply = Supply(self, supply, streams, scenario)
-        else:
-            self.recorder.stage(0.0, (0, 0, 0, c.gpus, 0, 0))
+        # without supply the capacity stages are constant (all in service): not recorded
         self._pool_levels = self.cluster.typed
         self._routing = supply is not None or bool(self._class_type)
         self._speed0 = speed

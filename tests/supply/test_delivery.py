@@ -185,11 +185,11 @@ def test_rental_is_a_pool_in_service_between_dates_and_paid_per_gpu_hour(sup):
     stage_identity(ts, 16)
 
 
-def test_stage_columns_without_supply_are_neutral(csim):
+def test_stage_columns_only_with_supply(csim):
+    # without supply every GPU is in service all the time: the stage columns would be
+    # constants, so they are left out (they cost more memory than the jobs table)
     r, _ = csim.run_jobs([csim.spec("a", 0, 8, 100)], nodes=3)
     ts = r.timeseries
-    assert list(ts.columns[-len(STAGE_COLUMNS):]) == list(STAGE_COLUMNS)
-    assert (ts["in_service_gpus"] == 24).all()
-    for col in ("ordered_gpus", "in_transit_gpus", "burn_in_gpus", "retired_gpus", "rented_gpus"):
-        assert (ts[col] == 0).all()
+    assert not set(STAGE_COLUMNS) & set(ts.columns)
+    assert (ts["up_gpus"] == 24).all()
     assert "capacity" not in r.summary and "energy_kwh" not in r.summary
