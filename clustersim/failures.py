@@ -92,6 +92,7 @@ class Failures:
         self.pulled: list[bool] = []
         self.events: list[tuple] = []  # (t_s, kind, node_id, cause, repair_class, down_s, jobs_hit)
         self.failures = 0
+        self._plans: dict[tuple, Plan] = {}
         self.job_failures = 0
         self.spare_swaps = 0
         self._gen_lemons = streams("failures.lemons")
@@ -223,7 +224,15 @@ class Failures:
     # ------------------------------------------------------------------------------ jobs
 
     def plan_for(self, job, checkpoint: CheckpointConfig | None) -> Plan:
-        """The job's checkpoint plan; Young's interval uses the job's MTTF on its nodes."""
+        """The job's checkpoint plan; Young's interval uses the job's MTTF on its nodes.
+        Plans depend only on (checkpoint config, size, pool): they are made once each."""
+        key = (id(checkpoint), job.spec.num_gpus, job.pools[0])
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = self._make_plan(job, checkpoint)
+        return plan
+
+    def _make_plan(self, job, checkpoint: CheckpointConfig | None) -> Plan:
         ck = checkpoint or self.cfg.checkpoint
         if ck.interval == "young":
             pool = job.pools[0]

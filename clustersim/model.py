@@ -59,6 +59,10 @@ class Job:
         "speed",
         "work_fast",
         "wall_fast",
+        "_est_speed",
+        "_est_rem",
+        "_est_restarts",
+        "_est",
     )
 
     def __init__(self, spec: JobSpec, seq: int):
@@ -90,6 +94,10 @@ class Job:
         self.speed = 1.0  # speed of that pool's GPU type
         self.work_fast = 0.0  # work done on pools of speed != 1 (s at speed 1.0) ...
         self.wall_fast = 0.0  # ... and the wall seconds it took there
+        self._est_speed = -1.0  # run_estimate's memo: (speed, work left, restarts) -> wall
+        self._est_rem = -1.0
+        self._est_restarts = -1
+        self._est = 0.0
 
     def run_estimate(self, speed: float = 1.0) -> float:
         """Wall time this job needs if it (re)starts now on GPUs of ``speed`` and nothing
@@ -97,7 +105,13 @@ class Job:
         and checkpoints are every ``plan.interval`` seconds of that wall time."""
         if self.plan is None:
             return self.remaining_s / speed
-        return self.plan.segment_wall(self.remaining_s / speed, self.restarts > 0)
+        # a backfill pass asks this of every job in its window, every time: remember the
+        # answer until the work left, the restart count or the speed changes
+        if self._est_speed == speed and self._est_rem == self.remaining_s and self._est_restarts == self.restarts:
+            return self._est
+        est = self.plan.segment_wall(self.remaining_s / speed, self.restarts > 0)
+        self._est_speed, self._est_rem, self._est_restarts, self._est = speed, self.remaining_s, self.restarts, est
+        return est
 
     def progress(self, wall: float) -> None:
         """Credit ``wall`` seconds of kept progress at the current speed."""

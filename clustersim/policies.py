@@ -224,14 +224,12 @@ class EasyBackfill:
             g = job.spec.num_gpus
             if g >= min_fail_any:
                 continue
-            ends_in_time = now + job.run_estimate(speed) <= shadow_t
-            if g >= min_fail_out and not ends_in_time:
-                continue
             order = placement.order(g)
             nodes = cluster.find(g, order, reserved) if g < min_fail_out else None
             if nodes is None:
                 min_fail_out = min(min_fail_out, g)
-                if not ends_in_time:
+                # only a job that would use the reserved nodes needs its run time
+                if now + job.run_estimate(speed) > shadow_t:
                     continue
                 nodes = cluster.find(g, order)
                 if nodes is None:
