@@ -119,7 +119,7 @@ class Engine:
                     interval = young_interval(ck.cost, math.inf) if ck.interval == "young" else ck.interval
                     self._preempt_plans[cls.name] = Plan(interval=interval, cost=ck.cost, restart=ck.restart)
         self.recorder.add_columns(["inference_gpus"])
-        self._record = self._record_services
+        self._record = self._record_services  # every record also carries the replicas' GPUs
         self.inference = Inference(self, scenario, streams)
 
     # ------------------------------------------------------------------------------- running
@@ -431,28 +431,13 @@ class Engine:
         self.policy.invalidate()
 
     def _record_services(self) -> None:
-        c = self.cluster
-        if self._pool_levels:
-            extra = tuple(v for p in c.pools for v in (p.busy_gpus, p.up_nodes * p.gpus_per_node))
-        else:
-            extra = ()
-        self.recorder.level(
-            self.env.now,
-            c.busy_gpus,
-            c.up_gpus,
-            len(self.running),
-            len(self.queue),
-            self.queue.gpus,
-            len(c.free) - c.up_nodes - c.retired_nodes,
-            extra + (self.inference.gpus,),
-        )
+        Engine._record(self, extra=(self.inference.gpus,))  # self._record is this method
 
-    def _record(self) -> None:
+    def _record(self, extra: tuple = ()) -> None:
+        """Append the cluster's levels (and per-pool and inference columns where present)."""
         c = self.cluster
         if self._pool_levels:
-            extra = tuple(v for p in c.pools for v in (p.busy_gpus, p.up_nodes * p.gpus_per_node))
-        else:
-            extra = ()
+            extra = tuple(v for p in c.pools for v in (p.busy_gpus, p.up_nodes * p.gpus_per_node)) + extra
         self.recorder.level(
             self.env.now,
             c.busy_gpus,
