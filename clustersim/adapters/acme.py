@@ -34,8 +34,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from clustersim.adapters import common
 from clustersim.errors import TraceError
 
@@ -68,18 +66,4 @@ def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> com
     source = str(path)
     table = common.load_table(source, common.read_bytes(path), required=REQUIRED, usecols=USED)
     timed = common.timed_jobs(table, end_columns=END_COLUMNS)
-    cols = table.columns
-    return common.build_trace(
-        NAME,
-        source,
-        table.rows,
-        job_id=timed.job_id,
-        submit_s=timed.submit,
-        num_gpus=timed.num_gpus,
-        duration_s=timed.duration,
-        job_class=common.text(cols["type"]) if "type" in cols else common.DEFAULT_CLASS,
-        user=common.text(cols["user"]) if "user" in cols else "",
-        recorded_start_s=np.asarray(timed.start),
-        strict=strict,
-        notes=[*table.notes, *timed.notes],
-    )
+    return common.build_timed_trace(NAME, source, table, timed, class_column="type", strict=strict)

@@ -808,3 +808,32 @@ def cluster_log_files(folder: Path, pattern: str) -> dict[str, Path]:
             rel = p.relative_to(folder).as_posix()
             found[rel[len(prefix) : len(rel) - len(suffix)]] = p
     return found
+
+
+def build_timed_trace(
+    name: str,
+    source: str,
+    table: Table,
+    timed: TimedJobs,
+    *,
+    class_column: str,
+    strict: bool,
+    notes: Sequence[str] = (),
+) -> AdaptedTrace:
+    """The native table of a trace with submit/start/end columns (Helios, Acme): job class
+    from ``class_column`` and user from ``user`` when the trace has them."""
+    cols = table.columns
+    return build_trace(
+        name,
+        source,
+        table.rows,
+        job_id=timed.job_id,
+        submit_s=timed.submit,
+        num_gpus=timed.num_gpus,
+        duration_s=timed.duration,
+        job_class=text(cols[class_column]) if class_column in cols else DEFAULT_CLASS,
+        user=text(cols["user"]) if "user" in cols else "",
+        recorded_start_s=np.asarray(timed.start),
+        strict=strict,
+        notes=[*table.notes, *notes, *timed.notes],
+    )

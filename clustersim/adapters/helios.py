@@ -35,7 +35,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pyarrow.compute as pc
 
 from clustersim.adapters import common
@@ -80,18 +79,4 @@ def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> com
             source, f"no cluster column and the folder is {path.parent.name!r}, not {cluster!r}"
         )
     timed = common.timed_jobs(table, end_columns=("end_time",))
-    cols = table.columns
-    return common.build_trace(
-        NAME,
-        source,
-        table.rows,
-        job_id=timed.job_id,
-        submit_s=timed.submit,
-        num_gpus=timed.num_gpus,
-        duration_s=timed.duration,
-        job_class=common.text(cols["vc"]) if "vc" in cols else common.DEFAULT_CLASS,
-        user=common.text(cols["user"]) if "user" in cols else "",
-        recorded_start_s=np.asarray(timed.start),
-        strict=strict,
-        notes=[*table.notes, *notes, *timed.notes],
-    )
+    return common.build_timed_trace(NAME, source, table, timed, class_column="vc", strict=strict, notes=notes)
