@@ -81,8 +81,8 @@ def one_case(jobs: int, policy: str, failures: bool, types: bool = False) -> dic
     import time
 
     from clustersim.config import scenario_from_dict
+    from clustersim.engine.core import Engine
     from clustersim.rng import Streams
-    from clustersim.sim import Engine
 
     scenario = scenario_from_dict(scenario_dict(jobs, policy, failures, types))
     base_kb = peak_kb()

@@ -29,7 +29,7 @@ def _cpu() -> float:
 
 def timed(executor, specs) -> tuple[float, float, list[dict]]:
     """Wall seconds, CPU seconds (pool workers included once shut down), summaries."""
-    from clustersim.runs import Runner
+    from clustersim.planning.runs import Runner
 
     runner = Runner(executor)
     start, cpu = time.perf_counter(), _cpu()
@@ -41,9 +41,9 @@ def timed(executor, specs) -> tuple[float, float, list[dict]]:
 
 
 def main() -> None:
-    from clustersim.executor import DaskExecutor, LocalExecutor
-    from clustersim.replications import Replications
-    from clustersim.runs import ScenarioInput
+    from clustersim.planning.executor import DaskExecutor, LocalExecutor
+    from clustersim.planning.replications import Replications
+    from clustersim.planning.runs import ScenarioInput
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenario", nargs="?", default=str(DEFAULT))

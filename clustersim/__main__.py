@@ -1,3 +1,3 @@
-from clustersim.cli import main
+from clustersim.cli.app import main
 
 main()

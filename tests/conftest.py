@@ -15,9 +15,9 @@ from types import SimpleNamespace
 import pytest
 
 from clustersim.config import Scenario, scenario_from_dict
+from clustersim.engine.core import Engine, RunResult
 from clustersim.model import JobSpec
 from clustersim.rng import Streams
-from clustersim.sim import Engine, RunResult
 
 REPO = Path(__file__).resolve().parents[1]
 CORE_DATA = REPO / "tests" / "data" / "core"

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, field_validator
 
 from clustersim.config.base import Frozen, kind_shorthand
-from clustersim.distributions import Distribution, Duration, Exponential
+from clustersim.config.distributions import Distribution, Duration, Exponential
 
 
 class CheckpointConfig(Frozen):

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from clustersim.config.base import Frozen, at_field
+from clustersim.config.distributions import Duration
 from clustersim.config.failures import FailuresConfig
 from clustersim.config.scheduler import SchedulerConfig
 from clustersim.config.services import InferenceConfig, ServiceConfig
 from clustersim.config.supply import SupplyConfig
 from clustersim.config.workload import WorkloadConfig
-from clustersim.distributions import Duration
 
 
 class ClusterConfig(Frozen):

@@ -16,7 +16,7 @@ class FifoConfig(Frozen):
     kind: Literal["fifo"] = Field(description="strict arrival order")
 
     def build(self):
-        from clustersim.policies import Fifo
+        from clustersim.engine.policies import Fifo
 
         return Fifo()
 
@@ -27,7 +27,7 @@ class SjfConfig(Frozen):
     kind: Literal["sjf"] = Field(description="shortest duration first")
 
     def build(self):
-        from clustersim.policies import ShortestFirst
+        from clustersim.engine.policies import ShortestFirst
 
         return ShortestFirst()
 
@@ -41,7 +41,7 @@ class BackfillConfig(Frozen):
     )
 
     def build(self):
-        from clustersim.policies import EasyBackfill
+        from clustersim.engine.policies import EasyBackfill
 
         return EasyBackfill(depth=self.depth)
 
@@ -59,7 +59,7 @@ class PackConfig(Frozen):
     kind: Literal["pack"] = Field(description="best fit: fill partly used nodes first")
 
     def build(self):
-        from clustersim.policies import Pack
+        from clustersim.engine.policies import Pack
 
         return Pack()
 
@@ -70,7 +70,7 @@ class SpreadConfig(Frozen):
     kind: Literal["spread"] = Field(description="worst fit: emptiest node first")
 
     def build(self):
-        from clustersim.policies import Spread
+        from clustersim.engine.policies import Spread
 
         return Spread()
 

@@ -23,7 +23,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from clustersim.config.base import Frozen, at_field, resolve_path
-from clustersim.distributions import Duration
+from clustersim.config.distributions import Duration
 
 # calibration 4 / 7e: DeepSeek hourly profile, hours 00..23 (UTC+8), normalized to the peak.
 DEEPSEEK_HOURLY = (

@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from clustersim.config.base import Frozen, OrderTime, When, at_field
+from clustersim.config.distributions import Distribution, Duration, Fixed, Lognormal
 from clustersim.config.failures import RepairClass
-from clustersim.distributions import Distribution, Duration, Fixed, Lognormal
 
 DAY = 86400.0
 WEEK = 7 * DAY

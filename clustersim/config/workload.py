@@ -9,8 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from clustersim.config.base import Frozen, resolve_path
+from clustersim.config.distributions import Distribution
 from clustersim.config.failures import CheckpointConfig
-from clustersim.distributions import Distribution
 
 
 def _gpus_shorthand(value: Any) -> Any:

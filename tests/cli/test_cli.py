@@ -21,9 +21,9 @@ import yaml
 from typer.testing import CliRunner
 
 import clustersim
-from clustersim import metrics
-from clustersim.cli import app
+from clustersim.cli.app import app
 from clustersim.config import load_scenario
+from clustersim.results import metrics
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = REPO / "tests" / "data" / "core" / "small.yaml"

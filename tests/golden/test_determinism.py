@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from clustersim.config import load_scenario
-from clustersim.sim import simulate
+from clustersim.engine.core import simulate
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = REPO / "tests" / "data" / "core" / "small.yaml"

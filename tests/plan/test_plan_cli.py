@@ -8,7 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from clustersim.cli_plan import register, run_replications
+from clustersim.cli.plan import register, run_replications
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,16 @@ import json
 import pandas as pd
 import pytest
 
-from clustersim.executor import DaskExecutor, LocalExecutor
-from clustersim.runs import Interrupted, Runner, RunStore, ScenarioInput, run_one, scenario_hash
-from clustersim.sweep import sweep, write_sweep
+from clustersim.planning.executor import DaskExecutor, LocalExecutor
+from clustersim.planning.runs import (
+    Interrupted,
+    Runner,
+    RunStore,
+    ScenarioInput,
+    run_one,
+    scenario_hash,
+)
+from clustersim.planning.sweep import sweep, write_sweep
 
 VARY = ["cluster.nodes=2,3", "scheduler.policy=fifo,sjf"]
 SEEDS = [0, 1, 2]

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import math
 
-from clustersim.executor import LocalExecutor
-from clustersim.plan import plan
-from clustersim.replications import Replications
-from clustersim.runs import Runner, ScenarioInput
+from clustersim.planning.executor import LocalExecutor
+from clustersim.planning.plan import plan
+from clustersim.planning.replications import Replications
+from clustersim.planning.runs import Runner, ScenarioInput
 
 REPETITIONS = 40
 SEEDS_EACH = 5

@@ -7,10 +7,16 @@ import math
 import pytest
 
 from clustersim.errors import ClusterSimError
-from clustersim.plan import _search_order, parse_search
-from clustersim.replications import MetricStats, Replications, check_keys, flatten, t_quantile
-from clustersim.runs import parse_seeds
-from clustersim.targets import MET, MISSED, STRADDLES, UNKNOWN, parse_target
+from clustersim.planning.plan import _search_order, parse_search
+from clustersim.planning.replications import (
+    MetricStats,
+    Replications,
+    check_keys,
+    flatten,
+    t_quantile,
+)
+from clustersim.planning.runs import parse_seeds
+from clustersim.planning.targets import MET, MISSED, STRADDLES, UNKNOWN, parse_target
 
 # Student t 0.975 quantiles from published tables (e.g. NIST/SEMATECH e-Handbook, 1.3.6.7.2).
 T975 = {1: 12.706205, 2: 4.302653, 3: 3.182446, 4: 2.776445, 5: 2.570582, 9: 2.262157,

@@ -30,11 +30,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clustersim import output
 from clustersim.config import scenario_from_dict
-from clustersim.metrics import STATES, step_integral
+from clustersim.engine.core import Engine, simulate
+from clustersim.results import rundir as output
+from clustersim.results.metrics import STATES, step_integral
 from clustersim.rng import Streams
-from clustersim.sim import Engine, simulate
 
 HOUR = 3600.0
 DAY = 86400.0

@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clustersim.metrics import STATES, busy_gpu_seconds_from_jobs
+from clustersim.engine.policies import EasyBackfill, shadow
+from clustersim.engine.queue import JobQueue
 from clustersim.model import Job, JobSpec
-from clustersim.policies import EasyBackfill, shadow
-from clustersim.queue import JobQueue
+from clustersim.results.metrics import STATES, busy_gpu_seconds_from_jobs
 from clustersim.rng import Streams
 
 SIZES = [1, 2, 3, 4, 8, 16, 24, 32, 40]

@@ -10,13 +10,20 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from clustersim.cli import app
+from clustersim.cli.app import app
 from clustersim.config import scenario_from_dict
+from clustersim.engine.core import simulate
 from clustersim.errors import ClusterSimError
-from clustersim.replay import Shaping, demand_peak, load_any, parse_window, recorded_waits, shape
 from clustersim.rng import Streams
-from clustersim.sim import simulate
-from clustersim.workload import trace_jobs
+from clustersim.workload.jobs import trace_jobs
+from clustersim.workload.replay import (
+    Shaping,
+    demand_peak,
+    load_any,
+    parse_window,
+    recorded_waits,
+    shape,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 TRACES = REPO / "tests" / "data" / "traces"

@@ -22,10 +22,10 @@ import numpy as np
 import pytest
 
 from clustersim.config import load_scenario, scenario_from_dict
-from clustersim.metrics import step_integral
+from clustersim.engine.core import Engine, simulate
 from clustersim.model import JobSpec
+from clustersim.results.metrics import step_integral
 from clustersim.rng import Streams
-from clustersim.sim import Engine, simulate
 
 DAY = 86400.0
 HOUR = 3600.0

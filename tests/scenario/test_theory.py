@@ -23,8 +23,8 @@ import math
 import numpy as np
 import pytest
 
-from clustersim.metrics import busy_gpu_seconds_from_jobs
-from clustersim.sim import simulate
+from clustersim.engine.core import simulate
+from clustersim.results.metrics import busy_gpu_seconds_from_jobs
 
 HOUR = 3600.0
 DAY = 86400.0

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from clustersim.config import scenario_from_dict
+from clustersim.engine.core import Engine
 from clustersim.model import JobSpec
 from clustersim.rng import Streams
-from clustersim.sim import Engine
 
 SILENT = {"name": "none", "arrival_rate_per_h": 0, "gpus": 1, "duration": "1h"}
 

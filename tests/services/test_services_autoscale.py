@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from clustersim.demand import replicas_needed
+from clustersim.workload.demand import replicas_needed
 
 
 def rows_at(result, t):
@@ -100,8 +100,8 @@ def test_demand_back_up_within_cooldown_cancels_scale_in(svc):
 
 def test_weekend_noise_and_growth_curve(svc):
     from clustersim.config import DemandConfig
-    from clustersim.demand import steps
     from clustersim.rng import Streams
+    from clustersim.workload.demand import steps
 
     d = DemandConfig(base_rps=100.0, hourly=HOURLY_STEP, weekend_factor=0.5, growth_per_month=0.1)
     it = steps(d)
@@ -143,7 +143,7 @@ def test_azure_log_reads(svc):
     from pathlib import Path
 
     from clustersim.config import DemandConfig
-    from clustersim.demand import read_log_rates
+    from clustersim.workload.demand import read_log_rates
 
     path = Path("/work/shared/traces/azure-llm-2023/AzureLLMInferenceTrace_conv.csv")
     if not path.exists():

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clustersim.config import scenario_from_dict
-from clustersim.sim import simulate
+from clustersim.engine.core import simulate
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SIZES = [1, 2, 4, 8, 16]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from clustersim import report
-from clustersim.output import begin_run, write_run
-from clustersim.sim import simulate
+from clustersim.engine.core import simulate
+from clustersim.report import run as report
+from clustersim.results.rundir import begin_run, write_run
 
 
 def _run(tmp_path, sc, name):

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from clustersim.metrics import STAGE_COLUMNS
+from clustersim.results.metrics import STAGE_COLUMNS
 
 AT, LEAD, EVERY, BURN = 1000, 5000, 2000, 700
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from clustersim.cluster import Cluster
+from clustersim.engine.cluster import Cluster
+from clustersim.engine.policies import Pack, Spread, shadow
 from clustersim.model import Job, JobSpec
-from clustersim.policies import Pack, Spread, shadow
 
 _seq = iter(range(10**9))
 

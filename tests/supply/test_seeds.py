@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from clustersim.config import load_scenario
-from clustersim.sim import simulate
+from clustersim.engine.core import simulate
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 

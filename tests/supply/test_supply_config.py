@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from clustersim.config import LEAD_TIME_PRESETS, scenario_from_dict
-from clustersim.distributions import Fixed, Lognormal
+from clustersim.config.distributions import Fixed, Lognormal
 from clustersim.errors import ScenarioError
 
 WEEK = 7 * 86400.0

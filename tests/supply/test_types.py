@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clustersim.policies import shadow
+from clustersim.engine.policies import shadow
 from clustersim.rng import Streams
 
 B_NOW = {"orders": [{"at": 0, "nodes": 1, "gpu_type": "B", "lead_time": 0, "burn_in": 0}]}

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from clustersim.costs import summarize_supply
-from clustersim.metrics import summarize
+from clustersim.results.costs import summarize_supply
+from clustersim.results.metrics import summarize
 
 
 def test_utilisation_denominator_follows_capacity_that_doubles_mid_run(sup):
@@ -56,7 +56,7 @@ def test_energy_is_the_integral_of_power_by_state(sup, burn_in_power, burn_w):
 
 
 def test_capex_utilisation_by_type_and_recomputation_from_files(sup, tmp_path):
-    from clustersim import output
+    from clustersim.results import rundir as output
 
     r, engine = energy_run(sup)
     s = r.summary

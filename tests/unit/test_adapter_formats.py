@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clustersim.adapters import NATIVE_COLUMNS, read_trace
-from clustersim.adapters import swf as swf_adapter
 from clustersim.errors import TraceError
+from clustersim.workload.adapters import NATIVE_COLUMNS, read_trace
+from clustersim.workload.adapters import swf as swf_adapter
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "traces"
 NAN = math.nan

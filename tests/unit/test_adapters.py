@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clustersim.adapters import FORMATS, NATIVE_COLUMNS, AdaptedTrace, read_trace
 from clustersim.errors import ClusterSimError, TraceError
+from clustersim.workload.adapters import FORMATS, NATIVE_COLUMNS, AdaptedTrace, read_trace
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "traces"
@@ -121,7 +121,7 @@ def test_auto_detection_by_content_alone(tmp_path):
     for src, fmt in copies.items():
         dst = tmp_path / "renamed.dat"
         shutil.copy(DATA / src, dst)
-        from clustersim.adapters.detect import detect
+        from clustersim.workload.adapters.detect import detect
 
         assert detect(dst, FORMATS) == (fmt or "swf")
     dst = tmp_path / "jobs.log"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from clustersim.cluster import Cluster
+from clustersim.engine.cluster import Cluster
+from clustersim.engine.policies import Fifo, Pack, ShortestFirst, Spread, shadow
+from clustersim.engine.queue import JobQueue
 from clustersim.model import Job, JobSpec
-from clustersim.policies import Fifo, Pack, ShortestFirst, Spread, shadow
-from clustersim.queue import JobQueue
 
 _seq = iter(range(10**9))
 

@@ -17,7 +17,7 @@ from clustersim.config import (
     scenario_json_schema,
     scenario_with_overrides,
 )
-from clustersim.distributions import Exponential, Fixed, Lognormal
+from clustersim.config.distributions import Exponential, Fixed, Lognormal
 from clustersim.errors import ScenarioError
 
 REPO = Path(__file__).resolve().parents[2]

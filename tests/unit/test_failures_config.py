@@ -10,7 +10,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from clustersim.cli import app
+from clustersim.cli.app import app
 from clustersim.config import FailuresConfig, scenario_from_dict
 from clustersim.errors import ScenarioError
 

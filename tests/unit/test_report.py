@@ -1,4 +1,4 @@
-"""clustersim.report on small hand-made run directories (no simulator needed)."""
+"""clustersim.report.run on small hand-made run directories (no simulator needed)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clustersim import figures, report
 from clustersim.errors import ClusterSimError
+from clustersim.report import figures
+from clustersim.report import run as report
 
 DAY = 86400.0
 HORIZON = 3 * DAY
@@ -346,8 +347,8 @@ def test_missing_columns_are_named(tmp_path):
 
 
 def test_import_is_cheap_and_does_not_pull_in_the_simulator():
-    code = ("import sys, clustersim.report; "
-            "print(sorted(m for m in ('pandas', 'matplotlib', 'simpy', 'clustersim.sim') "
+    code = ("import sys, clustersim.report.run; "
+            "print(sorted(m for m in ('pandas', 'matplotlib', 'simpy', 'clustersim.engine.core') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -13,8 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clustersim import figures, report, report_failures
-from clustersim.report_failures import (
+from clustersim.report import figures
+from clustersim.report import run as report
+from clustersim.report.sections import failures as report_failures
+from clustersim.report.sections.failures import (
     analytic_ettr,
     distribution_mean,
     expected_nodes_down,
@@ -257,8 +259,8 @@ def test_no_section_and_no_figures_without_failures(tmp_path, failures):
 
 
 def test_import_of_report_does_not_import_the_failures_module():
-    code = ("import sys, clustersim.report; "
-            "print(sorted(m for m in ('pandas', 'matplotlib', 'clustersim.report_failures') "
+    code = ("import sys, clustersim.report.run; "
+            "print(sorted(m for m in ('pandas', 'matplotlib', 'clustersim.report.sections.failures') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clustersim import report, report_supply
+from clustersim.report import run as report
+from clustersim.report.sections import supply as report_supply
 
 DAY = 86400.0
 HORIZON = 10 * DAY
@@ -254,8 +255,8 @@ def test_no_ordered_capacity_in_service_is_said(tmp_path):
 
 
 def test_import_of_report_does_not_import_the_supply_module():
-    code = ("import sys, clustersim.report; "
-            "print(sorted(m for m in ('pandas', 'matplotlib', 'clustersim.report_supply') "
+    code = ("import sys, clustersim.report.run; "
+            "print(sorted(m for m in ('pandas', 'matplotlib', 'clustersim.report.sections.supply') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -1,0 +1,385 @@
+"""Inference services sharing the fleet with training: demand steps, autoscaling, replica
+placement with priority over training, and preemption (SimPy callbacks on the engine's
+environment, like failures.py).
+
+Demand is a step function (``clustersim.workload.demand``); each service schedules one event per
+demand step. At a step (and when a replica is lost) the autoscaler computes the replicas it
+wants, ``clamp(ceil(demand x (1 + headroom) / rps_per_replica), min, max)`` (*desired*):
+
+- more than it has (placed + waiting): the difference is added to the waiting replicas and
+  placed at once if possible; a placed replica serves ``startup`` seconds later;
+- fewer: waiting (unplaced) replicas are dropped at once; placed ones are released only after
+  ``cooldown`` (one timer, armed when demand first falls below the replicas it has, cancelled
+  if demand comes back), then down to the desired count at that time, newest first. The freed
+  GPUs go back to training (a scheduling pass).
+
+Replicas are ``Replica`` objects, a kind of ``Job`` of infinite duration with a negative
+``seq``: the cluster allocates, releases and checks them like jobs, so they count in busy GPUs
+and block their nodes in EASY's reservation math (their end is never). They are never in the
+training queue nor in ``engine.running``.
+
+Placement of a replica, in order: a free slot on the nodes reserved for inference
+(``inference.reserved_nodes``, a pool of its own that training never uses); a free slot on the
+shared fleet (pool 0, the placement policy's order); then preemption on pool 0. A replica that
+cannot be placed waits (``waiting_replicas``) and is tried again whenever capacity changes
+(a job ends, a node returns, a demand step).
+
+Preemption rule (deterministic): the candidates are the running, not hung, training jobs on
+pool 0 whose class is preemptible. They are ordered by the victim policy (ties: submission
+order): ``least_lost`` by GPU-seconds of work since the last checkpoint (all of the segment
+when the job has no checkpoint plan), ``smallest`` by GPUs, ``newest`` by latest segment start.
+Walking that order, each candidate frees its GPUs on its nodes; the first node with enough free
+GPUs (single-node replica), or the first ``n`` nodes that become entirely free (whole-node
+replica of ``n`` nodes; fully free nodes count first), is where the replica goes, and the
+victims are the walked candidates on those nodes. So the replica evicts a prefix of the policy
+order and never a job it does not need to; nodes holding a non-preemptible job or a replica
+are never chosen (for whole-node replicas) or count only their free and preemptible GPUs.
+
+A node failure kills the replicas on it at once (no detection delay: a load balancer stops
+routing to them); the autoscaler replaces them (they wait and are placed at the next pass).
+"""
+
+from __future__ import annotations
+
+import math
+
+from clustersim.model import Job, JobSpec
+from clustersim.workload.demand import read_log_rates, replicas_needed, steps
+
+INF = math.inf
+
+
+class Replica(Job):
+    """One replica of a service: a gang of GPUs that never ends on its own."""
+
+    __slots__ = ("service", "ready")
+
+    def __init__(self, spec: JobSpec, seq: int, service: _Service):
+        super().__init__(spec, seq)
+        self.service = service
+        self.ready = False
+
+
+class _Service:
+    __slots__ = ("cfg", "index", "name", "g", "rate", "steps", "demand", "replicas", "waiting", "ready",
+                 "low_token", "low_armed", "rows", "spec")
+
+    def __init__(self, cfg, index: int, stream_steps):
+        self.cfg = cfg
+        self.index = index
+        self.name = cfg.name
+        self.g = cfg.gpus_per_replica
+        self.rate = cfg.rps_per_replica
+        self.steps = stream_steps
+        self.demand = 0.0
+        self.replicas: list[Replica] = []  # placed (starting or ready), oldest first
+        self.waiting = 0  # wanted, not placed
+        self.ready = 0
+        self.low_token = 0
+        self.low_armed = False
+        self.rows: list[tuple] = []  # (t, demand, ready, starting, waiting)
+        self.spec = JobSpec(None, 0.0, cfg.gpus_per_replica, INF, f"service:{cfg.name}")
+
+    def target(self) -> int:
+        a = self.cfg.autoscale
+        return replicas_needed(self.demand, self.rate, a.headroom, a.min_replicas, a.max_replicas)
+
+
+class Inference:
+    def __init__(self, engine, scenario, streams):
+        self.engine = engine
+        self.env = engine.env
+        self.cluster = engine.cluster
+        opts = scenario.inference
+        self.reserved_pool = 1 if opts.reserved_nodes else None
+        self.victims = opts.victims
+        self.preemptible = {c.name for c in scenario.workload.classes or () if c.preemptible}
+        self.trace_preemptible = opts.trace_preemptible and scenario.workload.trace is not None
+        self.gpus = 0  # GPUs held by replicas
+        self.waiting = 0  # replicas waiting for a placement, all services
+        self.preemptions = 0
+        self._seq = 0
+        self.services: list[_Service] = []
+        for i, cfg in enumerate(scenario.services):
+            d = cfg.demand
+            gen = streams(f"services.{cfg.name}.noise") if d.noise > 0 else None
+            rates = read_log_rates(d) if d.trace is not None else None
+            self.services.append(_Service(cfg, i, steps(d, gen, rates)))
+        for svc in self.services:
+            self._next_step(svc)
+        self.place_waiting()  # time 0: before any job is submitted
+
+    # ----------------------------------------------------------------------------- demand
+
+    def _next_step(self, svc: _Service) -> None:
+        step = next(svc.steps, None)
+        if step is None or step[0] >= self.engine.scenario.horizon:
+            return
+        t, rate = step
+        if t <= self.env.now:
+            self._apply(svc, rate)
+        else:
+            self.engine._call_at(t, lambda _e, s=svc, r=rate: self._on_step(s, r))
+
+    def _on_step(self, svc: _Service, rate: float) -> None:
+        self._apply(svc, rate)
+        self.engine.capacity_changed()  # place replicas first, then a training pass
+
+    def _apply(self, svc: _Service, rate: float) -> None:
+        svc.demand = rate
+        self._reconcile(svc)
+        self._row(svc)
+        self._next_step(svc)
+
+    def _reconcile(self, svc: _Service) -> None:
+        want = svc.target()
+        have = len(svc.replicas) + svc.waiting
+        if want > have:
+            svc.waiting += want - have
+            self.waiting += want - have
+        elif want < have:
+            cut = min(svc.waiting, have - want)
+            svc.waiting -= cut
+            self.waiting -= cut
+        if want >= len(svc.replicas):
+            self._cancel_low(svc)
+        elif not svc.low_armed:
+            cooldown = svc.cfg.autoscale.cooldown
+            if cooldown <= 0:
+                self._scale_in(svc)
+            else:
+                svc.low_armed = True
+                token = svc.low_token
+                ev = self.env.timeout(cooldown, value=(svc, token))
+                ev.callbacks.append(self._cooled)
+
+    def _cancel_low(self, svc: _Service) -> None:
+        if svc.low_armed:
+            svc.low_armed = False
+            svc.low_token += 1
+
+    def _cooled(self, event) -> None:
+        svc, token = event._value
+        if token != svc.low_token:
+            return
+        svc.low_armed = False
+        svc.low_token += 1
+        if self._scale_in(svc):
+            self.engine.capacity_changed()
+
+    def _scale_in(self, svc: _Service) -> bool:
+        """Release placed replicas above the desired count, newest first."""
+        want = svc.target()
+        released = False
+        while len(svc.replicas) > want:
+            self._remove(svc.replicas[-1])
+            released = True
+        if released:
+            self._row(svc)
+            self.engine.policy.invalidate()
+        return released
+
+    # ----------------------------------------------------------------------------- replicas
+
+    def place_waiting(self) -> None:
+        """Place waiting replicas (all services, in order) while there is room."""
+        placed = False
+        for svc in self.services:
+            if not svc.waiting:
+                continue
+            start = svc.waiting
+            while svc.waiting:
+                nodes = self._find(svc.g)
+                if nodes is None:
+                    break
+                self._start(svc, nodes)
+            if svc.waiting != start:
+                placed = True
+                self._row(svc)
+        if placed:
+            self.engine.policy.invalidate()
+
+    def _start(self, svc: _Service, nodes: tuple[int, ...]) -> None:
+        now = self.env.now
+        self._seq -= 1
+        rep = Replica(svc.spec, self._seq, svc)
+        rep.state = "running"
+        rep.start_s = rep.seg_start_s = now
+        rep.expected_end_s = INF
+        self.cluster.allocate(rep, nodes)
+        svc.replicas.append(rep)
+        svc.waiting -= 1
+        self.waiting -= 1
+        self.gpus += svc.g
+        startup = svc.cfg.autoscale.startup
+        if startup <= 0:
+            rep.ready = True
+            svc.ready += 1
+        else:
+            self.env.timeout(startup, value=(rep, rep.token)).callbacks.append(self._ready)
+
+    def _ready(self, event) -> None:
+        rep, token = event._value
+        if rep.token != token:
+            return
+        rep.ready = True
+        rep.service.ready += 1
+        self._row(rep.service)
+
+    def _remove(self, rep: Replica) -> None:
+        svc = rep.service
+        self.cluster.release(rep)
+        rep.token += 1  # its ready timer (and any failure detection) is void
+        rep.state = "finished"
+        svc.replicas.remove(rep)
+        if rep.ready:
+            svc.ready -= 1
+        self.gpus -= svc.g
+
+    def lost(self, rep: Replica) -> None:
+        """A failure took down a node under ``rep``: it is gone; the autoscaler replaces it.
+        Placement waits for the engine's next pass (the failure calls ``capacity_changed``)."""
+        svc = rep.service
+        self._remove(rep)
+        self._reconcile(svc)
+        self._row(svc)
+        self.engine.policy.invalidate()
+
+    # ----------------------------------------------------------------------------- placement
+
+    def _find(self, g: int) -> tuple[int, ...] | None:
+        cluster = self.cluster
+        placement = self.engine.placement
+        if self.reserved_pool is not None:
+            per = cluster.pools[self.reserved_pool].gpus_per_node
+            nodes = cluster.find(g, placement.order(g, per), pool=self.reserved_pool)
+            if nodes is not None:
+                return nodes
+        nodes = cluster.find(g, placement.order(g, cluster.gpus_per_node))
+        if nodes is not None:
+            return nodes
+        return self._preempt_for(g)
+
+    def is_preemptible(self, job: Job) -> bool:
+        return job.spec.job_class in self.preemptible or self.trace_preemptible
+
+    def victim_key(self, job: Job, now: float) -> tuple:
+        kind = self.victims
+        if kind == "smallest":
+            return (job.spec.num_gpus, job.seq)
+        if kind == "newest":
+            return (-job.seg_start_s, job.seq)
+        return (self.engine.unsaved(job, now) * job.spec.num_gpus, job.seq)
+
+    def candidates(self, now: float) -> list[Job]:
+        """Running training jobs a replica may evict, in victim-policy order."""
+        jobs = [
+            j for j in self.engine.running
+            if j.pool == 0 and j.hung_since != j.hung_since and self.is_preemptible(j)
+        ]
+        jobs.sort(key=lambda j: self.victim_key(j, now))
+        return jobs
+
+    def choose(self, g: int, now: float) -> tuple[tuple[int, ...], list[Job]] | None:
+        """Nodes for a replica of ``g`` GPUs on pool 0 and the jobs to evict (see module doc)."""
+        cluster = self.cluster
+        order = self.candidates(now)
+        if not order:
+            return None
+        per = cluster.gpus_per_node
+        free, up, drain, jobs_on = cluster.free, cluster.up, cluster.draining, cluster.jobs_on
+        on: dict[int, list[Job]] = {}
+        if g <= per:
+            have: dict[int, int] = {}
+            for job in order:
+                take = cluster.per_node(job.spec.num_gpus)
+                for node in job.nodes:
+                    if not up[node] or node in drain:
+                        continue
+                    h = have.get(node, free[node]) + take
+                    have[node] = h
+                    on.setdefault(node, []).append(job)
+                    if h >= g:
+                        return (node,), on[node]
+            return None
+        need = g // per
+        ready = list(cluster.buckets[per])[:need]
+        left: dict[int, int] = {}
+        for job in order:
+            for node in job.nodes:
+                if not up[node] or node in drain:
+                    continue
+                n = left.get(node)
+                if n is None:
+                    n = len(jobs_on[node])
+                n -= 1
+                left[node] = n
+                on.setdefault(node, []).append(job)
+                if n == 0:
+                    ready.append(node)
+                    if len(ready) == need:
+                        victims: dict[Job, None] = {}
+                        for r in ready:
+                            for v in on.get(r, ()):
+                                victims[v] = None
+                        return tuple(ready), list(victims)
+        return None
+
+    def _preempt_for(self, g: int) -> tuple[int, ...] | None:
+        now = self.env.now
+        found = self.choose(g, now)
+        if found is None:
+            return None
+        nodes, victims = found
+        for job in victims:
+            self.engine.preempt(job)
+            self.preemptions += 1
+        return nodes
+
+    # ----------------------------------------------------------------------------- output
+
+    def _row(self, svc: _Service) -> None:
+        row = (self.env.now, svc.demand, svc.ready, len(svc.replicas) - svc.ready, svc.waiting)
+        rows = svc.rows
+        if rows and rows[-1][0] == row[0]:
+            rows[-1] = row
+        elif not rows or rows[-1][1:] != row[1:]:
+            rows.append(row)
+
+    def frame(self):
+        """``services.parquet``: one row per service and change (demand step, replica placed,
+        ready, lost or released); each row holds until the service's next row."""
+        import numpy as np
+        import pandas as pd
+
+        parts = []
+        for svc in self.services:
+            if not svc.rows:
+                continue
+            a = np.array(svc.rows, dtype=float)
+            demand, ready, starting, waiting = a[:, 1], a[:, 2], a[:, 3], a[:, 4]
+            served = np.minimum(demand, ready * svc.rate)
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "t_s": a[:, 0],
+                        "service": svc.name,
+                        "demand_rps": demand,
+                        "ready_replicas": ready.astype(np.int64),
+                        "starting_replicas": starting.astype(np.int64),
+                        "waiting_replicas": waiting.astype(np.int64),
+                        "served_rps": served,
+                        "unserved_rps": np.maximum(demand - served, 0.0),
+                        "replica_gpus": ((ready + starting) * svc.g).astype(np.int64),
+                    }
+                )
+            )
+        if not parts:
+            return pd.DataFrame(columns=SERVICE_COLUMNS)
+        return pd.concat(parts, ignore_index=True)
+
+
+SERVICE_COLUMNS = (
+    "t_s", "service", "demand_rps", "ready_replicas", "starting_replicas", "waiting_replicas",
+    "served_rps", "unserved_rps", "replica_gpus",
+)

@@ -1,0 +1,133 @@
+"""Standard Workload Format (Parallel Workloads Archive): HPC batch traces.
+
+Input: header comment lines starting with ``;``, then one job per line as 18
+whitespace-separated numbers: job number, submit time, wait time, run time, allocated
+processors, average CPU time, used memory, requested processors, requested time, requested
+memory, status, user id, group id, executable, queue, partition, preceding job, think time.
+``-1`` means unknown.  Jobs are listed in submit order, as the format prescribes.
+
+Mapping:
+
+==================  ===================================================================
+native column       from
+==================  ===================================================================
+job_id              field 1, job number (as text)
+submit_s            field 2, submit time
+recorded_start_s    submit time + field 3, wait time (NaN when the wait is -1)
+duration_s          field 4, run time
+num_gpus            field 5, allocated processors (field 8, requested processors, when
+                    allocated is -1), one GPU per processor by default; ``read`` takes
+                    ``procs_per_gpu`` to map N processors to ceil(N / procs_per_gpu) GPUs
+job_class           field 15, queue number as text (``"trace"`` when -1)
+user                field 12, user id as text (``""`` when -1)
+==================  ===================================================================
+
+Rejected rows: ``wrong number of fields`` (not 18), ``unsorted submit time`` (earlier than a
+previous line's), ``unknown run time`` (-1), ``unknown num_gpus`` (both processor fields -1),
+``zero GPUs``, ``negative duration``, ``missing``/``non-numeric`` values,
+``duplicate job_id``.  There is one cluster per file: ``cluster`` is refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from clustersim.errors import TraceError
+from clustersim.workload.adapters import common
+
+NAME = "swf"
+FIELDS = (
+    "job",
+    "submit",
+    "wait",
+    "run",
+    "alloc_procs",
+    "avg_cpu",
+    "used_mem",
+    "req_procs",
+    "req_time",
+    "req_mem",
+    "status",
+    "user",
+    "group",
+    "executable",
+    "queue",
+    "partition",
+    "preceding_job",
+    "think_time",
+)
+USED = ("job", "submit", "wait", "run", "alloc_procs", "req_procs", "user", "queue")
+
+
+def read(
+    path: Path,
+    *,
+    strict: bool = False,
+    cluster: str | None = None,
+    procs_per_gpu: int = 1,
+) -> common.AdaptedTrace:
+    """Read an SWF file into the native table."""
+    common.no_cluster(path, NAME, cluster)
+    if procs_per_gpu < 1:
+        raise TraceError(str(path), f"procs_per_gpu must be >= 1, got {procs_per_gpu}")
+    source = str(path)
+    table = common.load_table(
+        source, common.read_bytes(path), sep=None, names=FIELDS, usecols=USED, comment=";"
+    )
+    rows, cols = table.rows, table.columns
+    common.check_numeric(rows, "job_id", common.parse_numbers(cols["job"]))
+    submit = common.check_numeric(rows, "submit_s", common.parse_numbers(cols["submit"]))
+    wait, _, wait_bad = common.parse_numbers(cols["wait"])
+    rows.reject(wait_bad, "non-numeric wait time")
+    run = common.check_numeric(rows, "duration_s", common.parse_numbers(cols["run"]))
+    alloc = common.check_numeric(rows, "num_gpus", common.parse_numbers(cols["alloc_procs"]))
+    req, _, req_bad = common.parse_numbers(cols["req_procs"])
+    rows.reject(req_bad, "non-numeric requested processors")
+
+    earlier = np.fmax.accumulate(np.where(np.isfinite(submit), submit, -np.inf))
+    previous = np.concatenate(([-np.inf], earlier[:-1]))
+    rows.reject(submit < previous, "unsorted submit time")
+    rows.reject(run == -1, "unknown run time")
+    rows.reject(run < 0, "negative duration")
+    procs = np.where(alloc == -1, req, alloc)
+    rows.reject(procs == -1, "unknown num_gpus")
+    gpus = np.ceil(procs / procs_per_gpu)
+    num_gpus = common.check_gpus(rows, np.where(np.isfinite(procs), gpus, np.nan), "zero GPUs")
+    job_id = common.text(cols["job"])
+    common.check_duplicates(rows, job_id)
+
+    start = np.where(np.isfinite(wait) & (wait >= 0), submit + wait, np.nan)
+    notes = [*table.notes]
+    fell_back = rows.ok & (alloc == -1)
+    if fell_back.any():
+        notes.append(
+            f"requested processors used where allocated is -1: {int(fell_back.sum())} rows"
+        )
+    if procs_per_gpu != 1:
+        notes.append(f"GPUs = ceil(processors / {procs_per_gpu})")
+    else:
+        notes.append("one GPU per processor")
+    return common.build_trace(
+        NAME,
+        source,
+        rows,
+        job_id=job_id,
+        submit_s=submit,
+        num_gpus=num_gpus,
+        duration_s=run,
+        job_class=_unknown_as(cols["queue"], common.DEFAULT_CLASS),
+        user=_unknown_as(cols["user"], ""),
+        recorded_start_s=start,
+        strict=strict,
+        notes=notes,
+    )
+
+
+def _unknown_as(values: pa.Array, default: str) -> pa.Array:
+    """Field text with SWF's ``-1`` (unknown) replaced by ``default``."""
+    trimmed = common.text(values)
+    return pc.if_else(pc.equal(trimmed, "-1"), default, trimmed)

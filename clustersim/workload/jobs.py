@@ -1,0 +1,291 @@
+"""Where jobs come from: synthetic job classes and native trace files, as JobSpec streams.
+
+A workload is an iterator of ``JobSpec`` in submit order. Synthetic classes draw from their
+own named streams (``arrivals.<class>``, ``sizes.<class>``, ``durations.<class>``), so
+changing one class's durations leaves every arrival time unchanged (common random numbers).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from clustersim.config import JobClass, Scenario
+from clustersim.errors import TraceError
+from clustersim.model import JobSpec
+from clustersim.rng import Draws, Streams
+
+NATIVE_REQUIRED = ("job_id", "submit_s", "num_gpus", "duration_s")
+NATIVE_OPTIONAL = ("job_class", "user", "gpu_type")
+
+
+def class_jobs(cls: JobClass, streams: Streams, horizon: float) -> Iterator[JobSpec]:
+    """Poisson arrivals of one class, submitted before ``horizon``."""
+    if cls.arrival_rate_per_h <= 0:
+        return
+    mean_gap = 3600.0 / cls.arrival_rate_per_h
+    gen_a = streams(f"arrivals.{cls.name}")
+    gen_s = streams(f"sizes.{cls.name}")
+    gen_d = streams(f"durations.{cls.name}")
+    gaps = Draws(lambda n: gen_a.exponential(mean_gap, n))
+    counts = np.array(list(cls.gpus), dtype=np.int64)
+    probs = np.array(list(cls.gpus.values()), dtype=float)
+    probs = probs / probs.sum()
+    if len(counts) == 1:
+        only = int(counts[0])
+        sizes = Draws(lambda n: np.full(n, only))
+    else:
+        sizes = Draws(lambda n: counts[gen_s.choice(len(counts), size=n, p=probs)])
+    durations = Draws(cls.duration.sampler(gen_d))
+    name = cls.name
+    t = 0.0
+    while True:
+        t += gaps.next()
+        if t >= horizon:
+            return
+        yield JobSpec(None, t, int(sizes.next()), float(durations.next()), name)
+
+
+def synthetic_jobs(classes: list[JobClass], streams: Streams, horizon: float) -> Iterator[JobSpec]:
+    """All classes merged in submit order (ties keep class order)."""
+    sources = [class_jobs(c, streams, horizon) for c in classes]
+    return heapq.merge(*sources, key=lambda s: s.submit_s)
+
+
+def trace_jobs(frame, chunk: int = 65536) -> Iterator[JobSpec]:
+    """JobSpecs from a native-schema DataFrame already sorted by submit time, converted
+    lazily a chunk at a time (a million-row trace never exists as a million objects)."""
+    n = len(frame)
+    ids = frame["job_id"].astype(str)
+    submit = frame["submit_s"].to_numpy(float)
+    gpus = frame["num_gpus"].to_numpy(np.int64)
+    duration = frame["duration_s"].to_numpy(float)
+    classes = frame["job_class"].astype(str) if "job_class" in frame else None
+    users = frame["user"].astype(str) if "user" in frame else None
+    starts = frame["recorded_start_s"].to_numpy(float) if "recorded_start_s" in frame else None
+    types = frame["gpu_type"].astype(str) if "gpu_type" in frame else None
+    for lo in range(0, n, chunk):
+        hi = min(lo + chunk, n)
+        m = hi - lo
+        rows = zip(
+            ids.iloc[lo:hi].tolist(),
+            submit[lo:hi].tolist(),
+            gpus[lo:hi].tolist(),
+            duration[lo:hi].tolist(),
+            classes.iloc[lo:hi].tolist() if classes is not None else ["trace"] * m,
+            users.iloc[lo:hi].tolist() if users is not None else [""] * m,
+            starts[lo:hi].tolist() if starts is not None else [float("nan")] * m,
+            [t.strip() or "any" for t in types.iloc[lo:hi].tolist()] if types is not None else ["any"] * m,
+            strict=True,
+        )
+        for row in rows:
+            yield JobSpec(*row)
+
+
+def scenario_jobs(scenario: Scenario, streams: Streams) -> Iterator[JobSpec]:
+    """The scenario's workload as a JobSpec stream in submit order."""
+    wl = scenario.workload
+    if wl.classes is not None:
+        return synthetic_jobs(wl.classes, streams, scenario.horizon)
+    frame, _rejected = load_trace(wl.trace, wl.format, strict=True)
+    return trace_jobs(frame)
+
+
+# ----------------------------------------------------------------------------------- files
+
+
+def load_trace(path: Path, fmt: str = "native", *, strict: bool = True):
+    """Read a trace in any supported format as (native jobs frame, rejected rows frame)."""
+    from clustersim.workload.replay import load_any
+
+    adapted = load_any(path, fmt, strict=strict)
+    return adapted.jobs, adapted.rejected
+
+
+def _rejected_frame(rows: list[tuple[int, str, str]]):
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=["line", "reason", "raw"]).astype({"line": "int64"})
+
+
+def read_native(path: str | Path, *, strict: bool = True):
+    """Read a native trace (CSV or Parquet) into (jobs, rejected).
+
+    Columns: ``job_id, submit_s, num_gpus, duration_s`` and optionally ``job_class, user``.
+    With ``strict`` the first bad row raises ``TraceError`` naming its line (CSV: the file
+    line, header = 1; Parquet: row number + 1); otherwise bad rows are returned as rejected.
+    The result is sorted by submit time, then file order. A clean CSV takes a fast typed
+    path (pyarrow); any problem falls back to a careful path that finds every bad line.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise TraceError(str(path), "trace file not found")
+    is_parquet = path.suffix.lower() in (".parquet", ".pq")
+    if not is_parquet:
+        fast = _read_native_fast(path)
+        if fast is not None:
+            return fast, _rejected_frame([])
+    return _read_native_careful(path, is_parquet, strict)
+
+
+def _read_native_fast(path: Path):
+    """Typed pyarrow read of a clean CSV; None if anything needs the careful path."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pcsv
+
+    try:
+        with open(path, "rb") as fh:
+            header = fh.readline().decode("utf-8", "replace").strip().split(",")
+        names = [h.strip() for h in header]
+        if any(c not in names for c in NATIVE_REQUIRED):
+            return None
+        types = {"submit_s": pa.float64(), "num_gpus": pa.float64(), "duration_s": pa.float64(), "job_id": pa.string()}
+        for opt in NATIVE_OPTIONAL:
+            if opt in names:
+                types[opt] = pa.string()
+        table = pcsv.read_csv(
+            path,
+            read_options=pcsv.ReadOptions(use_threads=True),
+            parse_options=pcsv.ParseOptions(ignore_empty_lines=False),
+            convert_options=pcsv.ConvertOptions(
+                column_types=types, include_columns=list(types), strings_can_be_null=False, quoted_strings_can_be_null=False
+            ),
+        )
+    except (pa.ArrowInvalid, OSError, UnicodeError):
+        return None
+    for col in ("submit_s", "num_gpus", "duration_s"):
+        arr = table[col]
+        if arr.null_count or not pc.all(pc.is_finite(arr)).as_py():
+            return None
+    gpus = table["num_gpus"]
+    if not pc.all(pc.and_(pc.equal(gpus, pc.round(gpus)), pc.greater_equal(gpus, 1))).as_py():
+        return None
+    if pc.any(pc.less(table["submit_s"], 0)).as_py() or pc.any(pc.less(table["duration_s"], 0)).as_py():
+        return None
+    ids = pc.utf8_trim_whitespace(table["job_id"])
+    if pc.any(pc.equal(ids, "")).as_py() or pc.count_distinct(ids).as_py() != len(ids):
+        return None
+    frame = pd.DataFrame(
+        {
+            "job_id": pd.array(ids, dtype=pd.StringDtype("pyarrow")),
+            "submit_s": table["submit_s"].to_numpy(),
+            "num_gpus": table["num_gpus"].to_numpy().astype(np.int64),
+            "duration_s": table["duration_s"].to_numpy(),
+            "job_class": pd.array(table["job_class"], dtype=pd.StringDtype("pyarrow")) if "job_class" in names else "trace",
+            "user": pd.array(table["user"], dtype=pd.StringDtype("pyarrow")) if "user" in names else "",
+            "gpu_type": pd.array(table["gpu_type"], dtype=pd.StringDtype("pyarrow")) if "gpu_type" in names else "any",
+        }
+    )
+    if not np.all(np.diff(frame["submit_s"].to_numpy()) >= 0):
+        frame = frame.sort_values("submit_s", kind="stable", ignore_index=True)
+    return frame
+
+
+def _read_native_careful(path: Path, is_parquet: bool, strict: bool):
+    import pandas as pd
+
+    try:
+        if is_parquet:
+            raw = pd.read_parquet(path)
+            raw = raw.astype({c: "string" for c in raw.columns})
+        else:
+            raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (OSError, ValueError, pd.errors.ParserError) as err:
+        raise TraceError(str(path), f"cannot read as {'Parquet' if is_parquet else 'CSV'}: {err}") from None
+    raw.columns = [str(c).strip() for c in raw.columns]
+    missing = [c for c in NATIVE_REQUIRED if c not in raw.columns]
+    if missing:
+        raise TraceError(
+            str(path),
+            f"missing column(s) {', '.join(missing)}; expected {', '.join(NATIVE_REQUIRED)} "
+            f"(found {', '.join(map(str, raw.columns)) or 'none'})",
+            line=1,
+        )
+    n = len(raw)
+    line_of = np.arange(n) + (2 if not is_parquet else 1)
+    bad_reason = np.full(n, "", dtype=object)
+
+    def flag(mask, reason):
+        mask = np.asarray(mask) & (bad_reason == "")
+        bad_reason[mask] = reason
+
+    ids = raw["job_id"].astype("string").str.strip()
+    flag(ids.isna().to_numpy() | (ids == "").to_numpy(), "missing job_id")
+    numbers = {}
+    for col in ("submit_s", "num_gpus", "duration_s"):
+        text = raw[col].astype("string").str.strip()
+        empty = (text.isna() | (text == "")).to_numpy()
+        flag(empty, f"missing {col}")
+        values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        flag(~empty & ~np.isfinite(values), f"{col} is not a number")
+        numbers[col] = values
+    gpus = numbers["num_gpus"]
+    with np.errstate(invalid="ignore"):
+        flag(np.isfinite(gpus) & ((gpus != np.round(gpus)) | (gpus < 1)), "num_gpus must be a whole number >= 1")
+        flag(numbers["submit_s"] < 0, "submit_s must be >= 0")
+        flag(numbers["duration_s"] < 0, "duration_s must be >= 0")
+    dup = ids.duplicated(keep="first").to_numpy() & (bad_reason == "")
+    flag(dup, "duplicate job_id")
+    bad = bad_reason != ""
+    if bad.any():
+        first = int(np.argmax(bad))
+        if strict:
+            col = bad_reason[first]
+            raise TraceError(str(path), f"{col} (row: {_raw_row(raw, first)})", line=int(line_of[first]))
+        rejected = _rejected_frame(
+            [(int(line_of[i]), str(bad_reason[i]), _raw_row(raw, i)) for i in np.flatnonzero(bad)]
+        )
+    else:
+        rejected = _rejected_frame([])
+    keep = ~bad
+    frame = pd.DataFrame(
+        {
+            "job_id": ids[keep].astype(str).to_numpy(),
+            "submit_s": numbers["submit_s"][keep],
+            "num_gpus": gpus[keep].astype(np.int64),
+            "duration_s": numbers["duration_s"][keep],
+            "job_class": (raw["job_class"].astype(str).to_numpy()[keep] if "job_class" in raw else "trace"),
+            "user": (raw["user"].astype(str).to_numpy()[keep] if "user" in raw else ""),
+            "gpu_type": (raw["gpu_type"].astype(str).str.strip().to_numpy()[keep] if "gpu_type" in raw else "any"),
+        }
+    )
+    frame = frame.sort_values("submit_s", kind="stable", ignore_index=True)
+    return frame, rejected
+
+
+def _raw_row(raw, i: int) -> str:
+    import pandas as pd
+
+    return ",".join("" if pd.isna(v) else str(v) for v in raw.iloc[i].tolist())[:200]
+
+
+def read_empirical(path: str | Path) -> np.ndarray:
+    """Durations for an empirical distribution: one number per line, or a CSV with a
+    ``duration_s`` column. All must be finite and >= 0; at least one value."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.exists():
+        raise TraceError(str(path), "empirical distribution file not found")
+    raw = pd.read_csv(path, dtype=str, header=None, keep_default_na=False)
+    first = raw.iloc[0].tolist() if len(raw) else []
+    if "duration_s" in [str(v).strip() for v in first]:
+        col = [str(v).strip() for v in first].index("duration_s")
+        texts = raw.iloc[1:, col]
+        offset = 2
+    else:
+        texts = raw.iloc[:, 0]
+        offset = 1
+    values = pd.to_numeric(texts.str.strip(), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise TraceError(str(path), f"expected a duration in seconds >= 0, got {texts.iloc[i]!r}", line=i + offset)
+    if len(values) == 0:
+        raise TraceError(str(path), "no values: expected one duration in seconds per line")
+    return values

@@ -1,0 +1,205 @@
+"""Workload replay: any supported trace into native jobs, shaped, with recorded waits.
+
+``load_any(path, fmt)`` reads a native trace or any adapter format (``auto`` detects native
+headers first, then the adapters' formats) into an ``AdaptedTrace``. ``shape`` applies load
+shaping in a documented order, every random choice from a named stream:
+
+1. filters: ``min_gpus <= num_gpus <= max_gpus`` and ``job_class in classes``;
+2. window ``[start, end)`` on submit time, then shifted so the window starts at 0;
+3. time scale ``x``: submit times (and recorded starts) are multiplied by ``x``
+   (``x < 1`` compresses arrivals and raises the load; durations are unchanged);
+4. load scale ``y``: ``y < 1`` keeps each job with probability ``y`` (stream
+   ``replay.thin``); ``y > 1`` submits ``floor(y)`` copies of every job plus one more with
+   probability ``y - floor(y)`` (stream ``replay.replicate``); copies share the original's
+   submit time and get ids ``<id>#<k>``.
+
+``recorded_waits`` gives the trace's own waits (recorded start − submit) with the same keys
+as the simulated ``wait_s``, for traces that recorded start times.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from clustersim.errors import ClusterSimError, TraceError
+from clustersim.rng import Streams
+
+NATIVE_HEADER = ("job_id", "submit_s", "num_gpus", "duration_s")
+
+
+def _looks_native(path: Path) -> bool:
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return True
+    if not path.is_file():
+        return False
+    import gzip
+
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+            header = fh.readline()
+    except OSError:
+        return False
+    names = {c.strip().strip('"') for c in header.split(",")}
+    if set(NATIVE_HEADER) <= names:
+        return True
+    if {"job_id", "submit_s"} <= names:  # meant to be native, but incomplete: say what is missing
+        missing = [c for c in NATIVE_HEADER if c not in names]
+        raise TraceError(
+            str(path),
+            f"looks like a native trace but is missing column(s) {', '.join(missing)}; "
+            f"expected {', '.join(NATIVE_HEADER)}",
+            line=1,
+        )
+    return False
+
+
+def load_any(path: str | Path, fmt: str = "auto", *, strict: bool = False, cluster: str | None = None):
+    """Read a trace in any supported format; returns an ``adapters.AdaptedTrace``."""
+    from clustersim.workload.adapters import AdaptedTrace, read_trace
+    from clustersim.workload.jobs import read_native
+
+    path = Path(path)
+    if not path.exists():
+        raise TraceError(str(path), "trace file not found")
+    if fmt == "native" or (fmt == "auto" and _looks_native(path)):
+        frame, rejected = read_native(path, strict=strict)
+        if "recorded_start_s" not in frame:
+            frame["recorded_start_s"] = np.nan
+        notes = ("format detected automatically: native",) if fmt == "auto" else ()
+        return AdaptedTrace(jobs=frame, rejected=rejected, format="native", source=str(path), notes=notes)
+    return read_trace(path, fmt, strict=strict, cluster=cluster)
+
+
+@dataclass(frozen=True)
+class Shaping:
+    """Load shaping applied to a trace before replay (see the module docstring)."""
+
+    window: tuple[float, float] | None = None
+    time_scale: float = 1.0
+    load_scale: float = 1.0
+    min_gpus: int | None = None
+    max_gpus: int | None = None
+    classes: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.time_scale <= 0 or not math.isfinite(self.time_scale):
+            raise ClusterSimError(f"--time-scale must be a positive number, got {self.time_scale}")
+        if self.load_scale <= 0 or not math.isfinite(self.load_scale):
+            raise ClusterSimError(f"--load-scale must be a positive number, got {self.load_scale}")
+        if self.window is not None and not self.window[0] < self.window[1]:
+            raise ClusterSimError(f"--window START:END needs START < END, got {self.window}")
+
+
+def parse_window(text: str | None) -> tuple[float, float] | None:
+    """``"2d:9d"`` -> (172800.0, 777600.0); either side may be empty (0 / infinity)."""
+    from clustersim.units import parse_duration
+
+    if not text:
+        return None
+    if ":" not in text:
+        raise ClusterSimError(f"--window expects START:END (e.g. 2d:9d), got {text!r}")
+    lo, hi = text.split(":", 1)
+    try:
+        start = parse_duration(lo) if lo.strip() else 0.0
+        end = parse_duration(hi) if hi.strip() else math.inf
+    except ValueError as err:
+        raise ClusterSimError(f"--window {text!r}: {err}") from None
+    return (start, end)
+
+
+def shape(frame, shaping: Shaping, streams: Streams):
+    """A new native frame with ``shaping`` applied (the input is not modified)."""
+    import pandas as pd
+
+    out = frame
+    if shaping.min_gpus is not None:
+        out = out[out["num_gpus"] >= shaping.min_gpus]
+    if shaping.max_gpus is not None:
+        out = out[out["num_gpus"] <= shaping.max_gpus]
+    if shaping.classes:
+        out = out[out["job_class"].isin(shaping.classes)]
+    out = out.copy()
+    if shaping.window is not None:
+        start, end = shaping.window
+        out = out[(out["submit_s"] >= start) & (out["submit_s"] < end)].copy()
+        out["submit_s"] -= start
+        out["recorded_start_s"] -= start
+    if shaping.time_scale != 1.0:
+        out["submit_s"] *= shaping.time_scale
+        out["recorded_start_s"] *= shaping.time_scale
+    y = shaping.load_scale
+    if y < 1.0:
+        keep = streams("replay.thin").random(len(out)) < y
+        out = out[keep]
+    elif y > 1.0:
+        whole = int(math.floor(y))
+        extra = streams("replay.replicate").random(len(out)) < (y - whole)
+        copies = np.full(len(out), whole) + extra
+        idx = np.repeat(np.arange(len(out)), copies)
+        rank = np.concatenate([np.arange(c) for c in copies]) if len(copies) else np.array([], int)
+        out = out.iloc[idx].copy()
+        ids = out["job_id"].astype(str).to_numpy()
+        out["job_id"] = np.where(rank == 0, ids, np.char.add(np.char.add(ids.astype(str), "#"), rank.astype(str)))
+    out = out.sort_values(["submit_s"], kind="stable", ignore_index=True)
+    return pd.DataFrame(out)
+
+
+def recorded_waits(frame, warmup: float, horizon: float) -> dict | None:
+    """Wait statistics the trace itself recorded (jobs submitted in [warmup, horizon) with a
+    recorded start), with the same keys as the simulated ``wait_s``; None if it recorded none."""
+    from clustersim.results.metrics import WAIT_KEYS, _stats
+
+    rec = frame["recorded_start_s"].to_numpy(float)
+    sub = frame["submit_s"].to_numpy(float)
+    mask = ~np.isnan(rec) & (sub >= warmup) & (sub < horizon)
+    if not mask.any():
+        return None
+    stats = _stats(np.maximum(rec[mask] - sub[mask], 0.0), WAIT_KEYS)
+    stats["jobs"] = int(mask.sum())
+    return stats
+
+
+def demand_peak(frame, gpus_per_node: int) -> tuple[float, float]:
+    """(mean, peak) GPUs the trace asks for if every job started at submit."""
+    sub = frame["submit_s"].to_numpy(float)
+    end = sub + frame["duration_s"].to_numpy(float)
+    g = frame["num_gpus"].to_numpy(float)
+    if len(sub) == 0:
+        return 0.0, 0.0
+    times = np.concatenate([sub, end])
+    deltas = np.concatenate([g, -g])
+    order = np.lexsort((deltas, times))  # releases before starts at the same instant
+    level = np.cumsum(deltas[order])
+    span = max(float(end.max() - sub.min()), 1.0)
+    mean = float(np.sum(g * (end - sub))) / span
+    return mean, float(level.max())
+
+
+def annotate(result, frame, trace=None) -> None:
+    """Add the trace's recorded waits to a replay's result: ``jobs.recorded_wait_s`` and
+    ``summary.recorded`` (and ``summary.trace``: what was read and what was left out)."""
+    import pandas as pd
+
+    sc = result.scenario
+    rec = frame["recorded_start_s"].to_numpy(float) - frame["submit_s"].to_numpy(float)
+    by_id = pd.Series(np.maximum(rec, 0.0), index=frame["job_id"].astype(str).to_numpy())
+    by_id = by_id[~by_id.index.duplicated()]
+    ids = result.jobs["job_id"].astype(str)
+    result.jobs["recorded_wait_s"] = by_id.reindex(ids.to_numpy()).to_numpy(float)
+    recorded = recorded_waits(frame, sc.warmup, sc.horizon)
+    if recorded is not None:
+        result.summary["recorded"] = recorded
+    if trace is not None:
+        rejected = trace.rejected
+        result.summary["trace"] = {
+            "source": trace.source,
+            "format": trace.format,
+            "rows_used": int(len(frame)),
+            "rows_rejected": int(len(rejected)),
+            "rejected_by_reason": {str(k): int(v) for k, v in rejected["reason"].value_counts().sort_index().items()},
+        }
