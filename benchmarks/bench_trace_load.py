@@ -55,7 +55,7 @@ def measure(path: str) -> dict:
 
     import pandas  # noqa: F401  (the baseline includes the libraries)
 
-    from clustersim.workload.jobs import read_native, trace_jobs
+    from clustersim.workload import read_native, trace_jobs
 
     base = peak_kb()
     t0 = time.perf_counter()

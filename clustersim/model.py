@@ -1,4 +1,6 @@
-"""Plain types shared by the engine: the immutable job request and the job's runtime state."""
+"""Plain types shared by every layer: the immutable job request (``JobSpec``) and the runtime
+state of whatever holds GPUs (``Job``: a training job; inference replicas subclass it with
+``kind = REPLICA``)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,10 @@ QUEUED = "queued"
 RUNNING = "running"
 FINISHED = "finished"
 REJECTED = "rejected"
+
+# What holds GPUs: a training job (queued, scheduled, checkpointed) or a service replica.
+TRAINING = "training"
+REPLICA = "replica"
 
 
 class JobSpec(NamedTuple):
@@ -28,7 +34,12 @@ class JobSpec(NamedTuple):
 
 
 class Job:
-    """A job's runtime state. Slots keep it small: a year of jobs must fit in memory."""
+    """A job's runtime state. Slots keep it small: a year of jobs must fit in memory.
+
+    Times not reached yet are ``None`` (``start_s`` before the first start, ``end_s`` before
+    the end, ``hung_since`` unless a failure has stopped the job and is not yet detected)."""
+
+    kind = TRAINING
 
     __slots__ = (
         "spec",
@@ -67,10 +78,10 @@ class Job:
 
     def __init__(self, spec: JobSpec, seq: int):
         self.spec = spec
-        self.seq = seq  # submission order: ties in the queue are broken by it
+        self.seq = seq  # submission order (replicas: their own count); breaks ties everywhere
         self.state = QUEUED
-        self.start_s = float("nan")  # first start
-        self.end_s = float("nan")
+        self.start_s: float | None = None  # first start
+        self.end_s: float | None = None
         self.nodes: tuple[int, ...] = ()
         self.expected_end_s = float("inf")
         self.token = 0  # bumped whenever a scheduled completion becomes stale
@@ -85,7 +96,7 @@ class Job:
         self.overhead_s = 0.0  # wall seconds writing checkpoints and restarting
         self.lost_gpu_s = 0.0
         self.overhead_gpu_s = 0.0
-        self.hung_since = float("nan")  # a failure stopped progress; not yet detected
+        self.hung_since: float | None = None  # a failure stopped progress; not yet detected
         self.hang_mark = 0.0
         self.hang_gpus = 0
         self.request = spec.gpu_type  # GPU type asked for ("any", or its class's type)

@@ -15,8 +15,9 @@ from types import SimpleNamespace
 import pytest
 
 from clustersim.config import Scenario, scenario_from_dict
-from clustersim.engine.core import Engine, RunResult
+from clustersim.engine.core import Engine
 from clustersim.model import JobSpec
+from clustersim.results.result import RunResult
 from clustersim.rng import Streams
 
 REPO = Path(__file__).resolve().parents[1]
@@ -91,8 +92,8 @@ class RecordingEngine(Engine):
         self.invariants()
         return job
 
-    def _start(self, job, nodes):
-        super()._start(job, nodes)
+    def start(self, job, nodes):
+        super().start(job, nodes)
         self.placed[job.spec.job_id if job.spec.job_id is not None else str(job.seq)] = tuple(nodes)
         g = job.spec.num_gpus
         per = self.cluster.gpus_per_node

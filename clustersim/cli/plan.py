@@ -1,4 +1,4 @@
-"""Command line for replications, sweeps and plans; ``register(app)`` adds ``sweep`` and ``plan``.
+"""``clustersim sweep``, ``clustersim plan`` and ``clustersim run --seeds``: many runs of a scenario.
 
 ``run_replications`` is the ``clustersim run SCENARIO --seeds 20 [--precision 5%]`` path: the
 main CLI routes to it when more than one seed is asked for. Parsing and printing only; the
@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from clustersim.cli.common import default_scenario, user_errors
 from clustersim.errors import ClusterSimError
 
 ScenarioArg = Annotated[
@@ -28,24 +29,6 @@ MetricOpt = Annotated[list[str] | None, typer.Option("--metric", help="metric to
 
 REPLICATION_METRICS = ("jobs.submitted", "gpu_utilisation", "wait_s.mean", "wait_s.p50", "wait_s.p90",
                        "wait_s.p99", "jct_s.mean")
-
-
-@contextlib.contextmanager
-def _user_errors():
-    """One line on stderr, no traceback: exit 2 for bad input, 130 for Ctrl-C."""
-    from clustersim.planning.runs import Interrupted
-
-    try:
-        yield
-    except Interrupted as err:
-        typer.echo(f"{err}", err=True)
-        raise typer.Exit(130) from None
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        raise typer.Exit(130) from None
-    except ClusterSimError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from None
 
 
 class _ProgressBar:
@@ -96,8 +79,6 @@ def _base(scenario: Path | None, set_: list[str] | None):
     from clustersim.planning.runs import ScenarioInput
 
     if scenario is None:
-        from clustersim.cli.app import default_scenario
-
         scenario = default_scenario()
     base = ScenarioInput.from_path(scenario, set_ or [])
     return base, base.check((), "--set")
@@ -144,7 +125,7 @@ def run_replications(
     from clustersim.planning.runs import parse_seeds
     from clustersim.results.rundir import write_json
 
-    with _user_errors():
+    with user_errors():
         base, sc = _base(scenario, set_)
         seed_list = parse_seeds(seeds)
         keys = list(metric or [])
@@ -187,7 +168,7 @@ def sweep_command(
     from clustersim.planning.sweep_report import choose_metrics
     from clustersim.planning.targets import check_targets, parse_target
 
-    with _user_errors():
+    with user_errors():
         base, sc = _base(scenario, set_)
         prepare(base, vary or [])
         seed_list = parse_seeds(seeds)
@@ -233,7 +214,7 @@ def plan_command(
     """Find the smallest count (or latest date) whose 95% CI meets every target, by bisection."""
     from clustersim.planning.plan import evidence_table, plan, prepare, write_plan
 
-    with _user_errors():
+    with user_errors():
         base, sc = _base(scenario, set_)
         if not search:
             raise ClusterSimError("give --search KEY=LO..HI, e.g. --search cluster.nodes=300..800")
@@ -251,10 +232,4 @@ def plan_command(
         raise typer.Exit(1)
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``sweep`` and ``plan`` to the main CLI."""
-    app.command("sweep")(sweep_command)
-    app.command("plan")(plan_command)
-
-
-__all__ = ["plan_command", "register", "run_replications", "sweep_command"]
+__all__ = ["plan_command", "run_replications", "sweep_command"]

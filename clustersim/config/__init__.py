@@ -1,8 +1,16 @@
-"""The scenario: a frozen pydantic tree, loaded from YAML with ``--set`` overrides.
+"""The config layer: the scenario as a frozen pydantic tree, loaded from YAML with ``--set``
+overrides.
 
-Submodules: ``base`` (shared pieces), ``scheduler``, ``failures``, ``workload``, ``supply``,
-``scenario`` (the ``Scenario`` root) and ``loading`` (the only YAML reader). Everything is
-re-exported here: ``from clustersim.config import load_scenario, Scenario``.
+Owns: the scenario format and its validation. Submodules: ``base`` (shared pieces),
+``distributions`` (duration distributions with their samplers, and the empirical-file
+reader), ``scheduler``, ``failures``, ``workload``, ``services``, ``supply``, ``scenario``
+(the ``Scenario`` root) and ``loading`` (the only YAML reader). Everything but the
+distributions is re-exported here: ``from clustersim.config import load_scenario, Scenario``.
+
+May import: the ground floor only (``units``, ``rng``, ``errors``, ``model``, ``checkpoint``),
+never workload, results, engine, report, planning or cli, not even lazily inside a function:
+config says what a scenario is, the layers above say what it does. Importing it does not load
+pandas, pyarrow or matplotlib.
 """
 
 from clustersim.config.base import Frozen, OrderTime, When, at_field

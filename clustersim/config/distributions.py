@@ -2,7 +2,9 @@
 
 Each model is config (frozen, unknown keys rejected, a ``kind`` discriminator) and knows how
 to draw from a ``numpy.random.Generator`` and what its mean is (for analytic checks). A bare
-duration (``2h`` or ``7200``) means a fixed value.
+duration (``2h`` or ``7200``) means a fixed value. ``Empirical`` reads its values from a
+file; the file's format belongs to the distribution, so its reader (:func:`read_empirical`)
+lives here too.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from clustersim.errors import TraceError
 from clustersim.units import parse_duration
 
 Z90 = 1.2815515655446004  # standard normal quantile at 0.9
@@ -106,8 +109,7 @@ class Empirical(_Frozen):
     file: Path = Field(description="CSV/text file of durations in seconds, relative to the scenario")
 
     def values(self) -> np.ndarray:
-        from clustersim.workload.jobs import read_empirical  # file reading lives with workloads
-
+        """The file's values (read on each call: a scenario stays a plain, picklable value)."""
         return read_empirical(self.file)
 
     def sampler(self, gen: np.random.Generator) -> Sampler:
@@ -116,6 +118,41 @@ class Empirical(_Frozen):
 
     def mean(self) -> float:
         return float(self.values().mean())
+
+
+def read_empirical(path: str | Path) -> np.ndarray:
+    """Values for an empirical distribution: one number per line, or a CSV with a
+    ``duration_s`` column. All must be finite and >= 0; at least one value.
+
+    Problems raise ``TraceError`` naming the file (and the line of a bad value).
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if not path.exists():
+        raise TraceError(str(path), "empirical distribution file not found")
+    try:
+        raw = pd.read_csv(path, dtype=str, header=None, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise TraceError(str(path), "no values: expected one duration in seconds per line") from None
+    except (OSError, UnicodeError, pd.errors.ParserError) as err:
+        raise TraceError(str(path), f"cannot read: {err}".strip()) from None
+    first = raw.iloc[0].tolist() if len(raw) else []
+    if "duration_s" in [str(v).strip() for v in first]:
+        col = [str(v).strip() for v in first].index("duration_s")
+        texts = raw.iloc[1:, col]
+        offset = 2
+    else:
+        texts = raw.iloc[:, 0]
+        offset = 1
+    values = pd.to_numeric(texts.str.strip(), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise TraceError(str(path), f"expected a duration in seconds >= 0, got {texts.iloc[i]!r}", line=i + offset)
+    if len(values) == 0:
+        raise TraceError(str(path), "no values: expected one duration in seconds per line")
+    return values
 
 
 def _fixed_shorthand(value: Any) -> Any:

@@ -1,5 +1,6 @@
 """Scheduler configuration: queue policies and placement, discriminated unions on ``kind``
-(a bare string is shorthand for ``{kind: ...}``). The union is the registry."""
+(a bare string is shorthand for ``{kind: ...}``). The union is the list of what a scenario
+may name; ``engine.policies`` maps each ``kind`` to its class."""
 
 from __future__ import annotations
 
@@ -15,21 +16,11 @@ class FifoConfig(Frozen):
 
     kind: Literal["fifo"] = Field(description="strict arrival order")
 
-    def build(self):
-        from clustersim.engine.policies import Fifo
-
-        return Fifo()
-
 
 class SjfConfig(Frozen):
     """Shortest job first (by duration), strict: the shortest waiting job blocks the rest."""
 
     kind: Literal["sjf"] = Field(description="shortest duration first")
-
-    def build(self):
-        from clustersim.engine.policies import ShortestFirst
-
-        return ShortestFirst()
 
 
 class BackfillConfig(Frozen):
@@ -39,11 +30,6 @@ class BackfillConfig(Frozen):
     depth: int = Field(
         100, ge=1, description="how many queued jobs behind the head a pass may consider"
     )
-
-    def build(self):
-        from clustersim.engine.policies import EasyBackfill
-
-        return EasyBackfill(depth=self.depth)
 
 
 PolicyConfig = Annotated[
@@ -58,21 +44,11 @@ class PackConfig(Frozen):
 
     kind: Literal["pack"] = Field(description="best fit: fill partly used nodes first")
 
-    def build(self):
-        from clustersim.engine.policies import Pack
-
-        return Pack()
-
 
 class SpreadConfig(Frozen):
     """Put small jobs on the emptiest node (worst fit)."""
 
     kind: Literal["spread"] = Field(description="worst fit: emptiest node first")
-
-    def build(self):
-        from clustersim.engine.policies import Spread
-
-        return Spread()
 
 
 PlacementConfig = Annotated[

@@ -22,39 +22,8 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable, Sequence
 
+from clustersim.engine.pool import Pool
 from clustersim.model import Job
-
-
-class Pool:
-    """The nodes of one GPU type (owned or rented): their free-capacity index and levels."""
-
-    __slots__ = ("index", "name", "gpu_type", "gpus_per_node", "speed", "buckets", "end_heap", "up_nodes", "busy_gpus", "nodes")
-
-    def __init__(self, index: int, name: str, gpus_per_node: int, speed: float, gpu_type: str):
-        self.index = index
-        self.name = name
-        self.gpu_type = gpu_type
-        self.gpus_per_node = gpus_per_node
-        self.speed = speed
-        self.buckets: list[dict[int, None]] = [{} for _ in range(gpus_per_node + 1)]
-        # Running jobs by expected end: (expected_end_s, seq, token, job). Entries whose token
-        # no longer matches the job's (it ended or restarted) are stale and skipped.
-        self.end_heap: list[tuple[float, int, int, Job]] = []
-        self.up_nodes = 0
-        self.busy_gpus = 0
-        self.nodes: dict[int, None] = {}  # nodes in service (up or down), not retired
-
-    @property
-    def up_gpus(self) -> int:
-        return self.up_nodes * self.gpus_per_node
-
-    def per_node(self, gpus: int) -> int:
-        g = self.gpus_per_node
-        return gpus if gpus <= g else g
-
-    def nodes_needed(self, gpus: int) -> int:
-        g = self.gpus_per_node
-        return 1 if gpus <= g else gpus // g
 
 
 class Cluster:
@@ -382,22 +351,6 @@ class Cluster:
 
     # ----------------------------------------------------------------------------- views
 
-    def free_at(self, node: int, gpus: int, now: float) -> float:
-        """Earliest time at which ``node`` has ``gpus`` free GPUs if running jobs end as
-        expected and nothing else starts (inf for a node out of service or retiring)."""
-        if not self.up[node] or node in self.draining:
-            return float("inf")
-        have = self.free[node]
-        if have >= gpus:
-            return now
-        pool = self.pools[self.pool_of[node]]
-        take_by_end = sorted((j.expected_end_s, pool.per_node(j.spec.num_gpus)) for j in self.jobs_on[node])
-        for end, take in take_by_end:
-            have += take
-            if have >= gpus:
-                return max(end, now)
-        return float("inf")
-
     def check(self) -> None:
         """Consistency check of the indexes (tests and debugging only: O(cluster))."""
         busy = 0
@@ -423,7 +376,7 @@ class Cluster:
                 pool_up[index] += 1
             else:
                 # a job hung by this node's failure stays on it until the failure is detected
-                hung = all(j.hung_since == j.hung_since for j in self.jobs_on[node])
+                hung = all(j.hung_since is not None for j in self.jobs_on[node])
                 assert f == 0 and hung, (node, f)
                 assert node not in self.draining
         assert busy == self.busy_gpus, (busy, self.busy_gpus)

@@ -28,7 +28,11 @@ import math
 import numpy as np
 
 from clustersim.checkpoint import Plan, young_interval
-from clustersim.config import CheckpointConfig, FailuresConfig
+from clustersim.config import CheckpointConfig, FailuresConfig, Scenario
+from clustersim.engine import segments
+from clustersim.engine.component import Component
+from clustersim.model import REPLICA
+from clustersim.results.summary import summarize_failures
 from clustersim.rng import Draws, Streams
 
 DAY = 86400.0
@@ -46,11 +50,12 @@ class _Draws:
         self.detect = detect
 
 
-class Failures:
-    def __init__(self, engine, cfg: FailuresConfig, streams: Streams):
-        self.engine = engine
-        self.env = engine.env
-        self.cluster = engine.cluster
+class Failures(Component):
+    """The failure model as an engine component (see the module docstring)."""
+
+    def __init__(self, scenario: Scenario, streams: Streams):
+        cfg: FailuresConfig = scenario.failures
+        self.scenario = scenario
         self.cfg = cfg
         self.streams = streams
         self.node_rate = cfg.rate_per_1000_node_days / 1000.0 / DAY  # per second
@@ -90,14 +95,43 @@ class Failures:
         self.service_start: list[float] = []
         self.lemon: list[bool] = []
         self.pulled: list[bool] = []
-        self.events: list[tuple] = []  # (t_s, kind, node_id, cause, repair_class, down_s, jobs_hit)
+        self.rows: list[tuple] = []  # rows of results.columns.EVENT_COLUMNS
         self.failures = 0
         self._plans: dict[tuple, Plan] = {}
         self.job_failures = 0
         self.spare_swaps = 0
         self._gen_lemons = streams("failures.lemons")
-        self.cluster.hold_spares(cfg.spare_nodes)
+        self._checkpoints = {cls.name: cls.checkpoint for cls in scenario.workload.classes or ()}
+
+    # ------------------------------------------------------------------------------ component
+
+    def attach(self, engine) -> None:
+        self.engine = engine
+        self.env = engine.env
+        self.cluster = engine.cluster
+        self.cluster.hold_spares(self.cfg.spare_nodes)
         self.add_nodes(range(self.cluster.node_count), mature=True)
+
+    def job_submitted(self, job) -> None:
+        job.plan = self.plan_for(job, self._checkpoints.get(job.spec.job_class))
+
+    def job_started(self, job, wall: float) -> None:
+        self.arm_job(job, wall)
+
+    def nodes_entered(self, nodes, keys, mature: bool) -> None:
+        self.add_nodes(nodes, mature=mature, keys=keys)
+
+    def node_left(self, node: int) -> None:
+        self.remove_node(node)
+
+    def events(self) -> list[tuple]:
+        return self.rows
+
+    def summary(self, jobs, timeseries, events, tables) -> dict:
+        s = self.scenario
+        return summarize_failures(
+            jobs, timeseries, events, horizon=s.horizon, warmup=s.warmup, spare_swaps=self.spare_swaps
+        )
 
     # ------------------------------------------------------------------------------ nodes
 
@@ -191,7 +225,10 @@ class Failures:
         detect = float(draws.detect.next())
         victims = self.cluster.take_down(node)
         for job in victims:
-            self.engine.hang(job, now)
+            if job.kind == REPLICA:  # gone at once: its owner replaces it
+                job.owner.lost(job)
+            else:
+                self.hang(job, now)
         pull = self.cfg.lemons is not None and self.node_failures[node] >= self.cfg.lemons.pull_after
         repair = math.inf if pull else float(draws.repair_time[rc].next())
         name = self.cfg.repair[rc].name
@@ -204,7 +241,7 @@ class Failures:
         node, victims, tokens, cause, name, detect, repair = event._value
         for job, token in zip(victims, tokens, strict=True):
             if job.token == token:
-                self.engine.recover(job)
+                self.recover(job)
         if math.isinf(repair):
             self.pulled[node] = True
             self._event(self.env.now, "pulled", node, cause, "pulled", math.inf, 0)
@@ -258,12 +295,12 @@ class Failures:
 
     def _job_fail(self, event) -> None:
         job, token = event._value
-        if job.token != token or job.hung_since == job.hung_since:  # stale, or already hung
+        if job.token != token or job.hung_since is not None:  # stale, or already hung
             return
         now = self.env.now
         self.job_failures += 1
         detect = float(self._job_detect.next())
-        self.engine.hang(job, now)
+        self.hang(job, now)
         self._event(now, "job_failure", -1, "software", "", detect, 1, job)
         detected = self.env.timeout(detect, value=(job, job.token))
         detected.callbacks.append(self._job_detected)
@@ -271,12 +308,54 @@ class Failures:
     def _job_detected(self, event) -> None:
         job, token = event._value
         if job.token == token:
-            self.engine.recover(job)
+            self.recover(job)
+
+    # ------------------------------------------------------------------------------ hang, recover
+
+    def hang(self, job, now: float) -> None:
+        """A failure stopped ``job``'s progress at ``now`` (its node may be down already)."""
+        cluster = self.cluster
+        up_gpus = cluster.per_node(job.spec.num_gpus, job.pool) * sum(1 for n in job.nodes if cluster.up[n])
+        if job.hung_since is not None:  # already hung: fewer GPUs held from now on
+            job.lost_gpu_s += (now - job.hang_mark) * job.hang_gpus
+            job.hang_mark = now
+            job.hang_gpus = up_gpus
+            return
+        segments.interrupt(job, now)
+        job.token += 1  # the scheduled completion is void
+        job.hung_since = now
+        job.hang_mark = now
+        job.hang_gpus = up_gpus
+
+    def recover(self, job) -> None:
+        """The failure that hung ``job`` was detected: restart it on a spare or requeue it."""
+        if job.hung_since is None:
+            return
+        engine = self.engine
+        now = self.env.now
+        job.lost_gpu_s += (now - job.hang_mark) * job.hang_gpus
+        job.lost_s += now - job.hung_since
+        job.hung_since = None
+        job.hang_gpus = 0
+        job.restarts += 1
+        cluster = self.cluster
+        alive = tuple(n for n in job.nodes if cluster.up[n] and n not in cluster.draining)
+        lost = len(job.nodes) - len(alive)
+        engine.stop(job)
+        engine.policy.invalidate()
+        spares = cluster.take_spares(lost, job.pool) if lost else []
+        if spares is not None:
+            if lost:
+                self.spare_swaps += 1
+            engine.start(job, alive + tuple(spares))
+        else:
+            engine.requeue(job, front=self.cfg.requeue == "front")
+        engine.capacity_changed()
 
     # ------------------------------------------------------------------------------ output
 
     def _event(self, t, kind, node, cause, repair_class, down, hit, job=None) -> None:
-        """One row of ``metrics.EVENT_COLUMNS``; the GPU type is the node's (or job's) pool."""
+        """One row of ``results.columns.EVENT_COLUMNS``; the GPU type is the node's (or job's) pool."""
         cluster = self.cluster
         if node >= 0:
             pool = cluster.pools[cluster.pool_of[node]]
@@ -285,4 +364,4 @@ class Failures:
             gpu_type, gpus = cluster.pools[job.pool].name, job.spec.num_gpus
         else:
             gpu_type, gpus = "", 0
-        self.events.append((t, kind, node, cause, repair_class, down, hit, gpu_type, gpus, -1, -1, math.nan, ""))
+        self.rows.append((t, kind, node, cause, repair_class, down, hit, gpu_type, gpus, -1, -1, math.nan, ""))

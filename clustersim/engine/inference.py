@@ -13,8 +13,8 @@ wants, ``clamp(ceil(demand x (1 + headroom) / rps_per_replica), min, max)`` (*de
   if demand comes back), then down to the desired count at that time, newest first. The freed
   GPUs go back to training (a scheduling pass).
 
-Replicas are ``Replica`` objects, a kind of ``Job`` of infinite duration with a negative
-``seq``: the cluster allocates, releases and checks them like jobs, so they count in busy GPUs
+Replicas are ``Replica`` objects, a kind of ``Job`` (``kind = REPLICA``) of infinite
+duration: the cluster allocates, releases and checks them like jobs, so they count in busy GPUs
 and block their nodes in EASY's reservation math (their end is never). They are never in the
 training queue nor in ``engine.running``.
 
@@ -24,16 +24,7 @@ shared fleet (pool 0, the placement policy's order); then preemption on pool 0. 
 cannot be placed waits (``waiting_replicas``) and is tried again whenever capacity changes
 (a job ends, a node returns, a demand step).
 
-Preemption rule (deterministic): the candidates are the running, not hung, training jobs on
-pool 0 whose class is preemptible. They are ordered by the victim policy (ties: submission
-order): ``least_lost`` by GPU-seconds of work since the last checkpoint (all of the segment
-when the job has no checkpoint plan), ``smallest`` by GPUs, ``newest`` by latest segment start.
-Walking that order, each candidate frees its GPUs on its nodes; the first node with enough free
-GPUs (single-node replica), or the first ``n`` nodes that become entirely free (whole-node
-replica of ``n`` nodes; fully free nodes count first), is where the replica goes, and the
-victims are the walked candidates on those nodes. So the replica evicts a prefix of the policy
-order and never a job it does not need to; nodes holding a non-preemptible job or a replica
-are never chosen (for whole-node replicas) or count only their free and preemptible GPUs.
+Preemption: see ``engine.preemption`` (which jobs a replica evicts, and why).
 
 A node failure kills the replicas on it at once (no detection delay: a load balancer stops
 routing to them); the autoscaler replaces them (they wait and are placed at the next pass).
@@ -43,21 +34,29 @@ from __future__ import annotations
 
 import math
 
-from clustersim.model import Job, JobSpec
+from clustersim.checkpoint import Plan, young_interval
+from clustersim.engine.component import Component
+from clustersim.engine.preemption import Victims
+from clustersim.model import REPLICA, Job, JobSpec
+from clustersim.results.recorder import add_preemptions
+from clustersim.results.summary import summarize_services
 from clustersim.workload.demand import read_log_rates, replicas_needed, steps
 
 INF = math.inf
 
 
 class Replica(Job):
-    """One replica of a service: a gang of GPUs that never ends on its own."""
+    """One replica of a service: a gang of GPUs that never ends on its own. ``owner`` is the
+    component that placed it (a failure under it hands it back there)."""
 
-    __slots__ = ("service", "ready")
+    __slots__ = ("service", "ready", "owner")
+    kind = REPLICA
 
-    def __init__(self, spec: JobSpec, seq: int, service: _Service):
+    def __init__(self, spec: JobSpec, seq: int, service: _Service, owner: Inference):
         super().__init__(spec, seq)
         self.service = service
         self.ready = False
+        self.owner = owner
 
 
 class _Service:
@@ -85,16 +84,48 @@ class _Service:
         return replicas_needed(self.demand, self.rate, a.headroom, a.min_replicas, a.max_replicas)
 
 
-class Inference:
-    def __init__(self, engine, scenario, streams):
+class Inference(Component):
+    """Inference services as an engine component (see the module docstring)."""
+
+    level_columns = ("inference_gpus",)
+
+    def __init__(self, scenario, streams):
+        self.scenario = scenario
+        self.streams = streams
+        self.own_nodes = scenario.inference.reserved_nodes
+
+    def prepare(self, cluster) -> None:
+        """The nodes reserved for inference: a pool of their own, after the shared fleet."""
+        if self.own_nodes:
+            c = self.scenario.cluster
+            supply = self.scenario.supply
+            speed = supply.gpu_types[c.gpu_type].speed if supply is not None else 1.0
+            cluster.add_pool("inference", c.gpus_per_node, speed, c.gpu_type)
+            cluster.add_nodes(self.own_nodes, pool=1)
+            cluster.reserved_nodes = self.own_nodes
+
+    def attach(self, engine) -> None:
+        scenario, streams = self.scenario, self.streams
         self.engine = engine
         self.env = engine.env
         self.cluster = engine.cluster
+        self._preempt_plans: dict[str, Plan] = {}
+        if scenario.failures is None:
+            # Without failures a preempted job keeps the work up to its last checkpoint only if
+            # its class has a checkpoint config (interval `young` = the 3 h cap: no MTTF).
+            for cls in scenario.workload.classes or ():
+                ck = cls.checkpoint
+                if cls.preemptible and ck is not None:
+                    interval = young_interval(ck.cost, math.inf) if ck.interval == "young" else ck.interval
+                    self._preempt_plans[cls.name] = Plan(interval=interval, cost=ck.cost, restart=ck.restart)
+        self._preempted: dict[int, list] = {}  # job seq -> [preemptions, GPU-s lost to them]
         opts = scenario.inference
         self.reserved_pool = 1 if opts.reserved_nodes else None
-        self.victims = opts.victims
-        self.preemptible = {c.name for c in scenario.workload.classes or () if c.preemptible}
-        self.trace_preemptible = opts.trace_preemptible and scenario.workload.trace is not None
+        self.victims = Victims(
+            opts.victims,
+            {c.name for c in scenario.workload.classes or () if c.preemptible},
+            opts.trace_preemptible and scenario.workload.trace is not None,
+        )
         self.gpus = 0  # GPUs held by replicas
         self.waiting = 0  # replicas waiting for a placement, all services
         self.preemptions = 0
@@ -109,6 +140,29 @@ class Inference:
             self._next_step(svc)
         self.place_waiting()  # time 0: before any job is submitted
 
+    # ----------------------------------------------------------------------------- component
+
+    def job_submitted(self, job) -> None:
+        if self._preempt_plans:
+            job.plan = self._preempt_plans.get(job.spec.job_class)
+
+    def before_pass(self) -> None:
+        if self.waiting:
+            self.place_waiting()  # replicas outrank training: they take freed GPUs first
+
+    def levels(self) -> tuple:
+        return (self.gpus,)
+
+    def job_columns(self, jobs):
+        return add_preemptions(jobs, self._preempted)
+
+    def tables(self) -> dict:
+        return {"services": self.frame()}
+
+    def summary(self, jobs, timeseries, events, tables) -> dict:
+        s = self.scenario
+        return summarize_services(tables["services"], jobs, horizon=s.horizon, warmup=s.warmup)
+
     # ----------------------------------------------------------------------------- demand
 
     def _next_step(self, svc: _Service) -> None:
@@ -119,7 +173,7 @@ class Inference:
         if t <= self.env.now:
             self._apply(svc, rate)
         else:
-            self.engine._call_at(t, lambda _e, s=svc, r=rate: self._on_step(s, r))
+            self.engine.call_at(t, lambda _e, s=svc, r=rate: self._on_step(s, r))
 
     def _on_step(self, svc: _Service, rate: float) -> None:
         self._apply(svc, rate)
@@ -201,8 +255,8 @@ class Inference:
 
     def _start(self, svc: _Service, nodes: tuple[int, ...]) -> None:
         now = self.env.now
-        self._seq -= 1
-        rep = Replica(svc.spec, self._seq, svc)
+        rep = Replica(svc.spec, self._seq, svc, self)
+        self._seq += 1
         rep.state = "running"
         rep.start_s = rep.seg_start_s = now
         rep.expected_end_s = INF
@@ -260,79 +314,19 @@ class Inference:
             return nodes
         return self._preempt_for(g)
 
-    def is_preemptible(self, job: Job) -> bool:
-        return job.spec.job_class in self.preemptible or self.trace_preemptible
-
-    def victim_key(self, job: Job, now: float) -> tuple:
-        kind = self.victims
-        if kind == "smallest":
-            return (job.spec.num_gpus, job.seq)
-        if kind == "newest":
-            return (-job.seg_start_s, job.seq)
-        return (self.engine.unsaved(job, now) * job.spec.num_gpus, job.seq)
-
-    def candidates(self, now: float) -> list[Job]:
-        """Running training jobs a replica may evict, in victim-policy order."""
-        jobs = [
-            j for j in self.engine.running
-            if j.pool == 0 and j.hung_since != j.hung_since and self.is_preemptible(j)
-        ]
-        jobs.sort(key=lambda j: self.victim_key(j, now))
-        return jobs
-
-    def choose(self, g: int, now: float) -> tuple[tuple[int, ...], list[Job]] | None:
-        """Nodes for a replica of ``g`` GPUs on pool 0 and the jobs to evict (see module doc)."""
-        cluster = self.cluster
-        order = self.candidates(now)
-        if not order:
-            return None
-        per = cluster.gpus_per_node
-        free, up, drain, jobs_on = cluster.free, cluster.up, cluster.draining, cluster.jobs_on
-        on: dict[int, list[Job]] = {}
-        if g <= per:
-            have: dict[int, int] = {}
-            for job in order:
-                take = cluster.per_node(job.spec.num_gpus)
-                for node in job.nodes:
-                    if not up[node] or node in drain:
-                        continue
-                    h = have.get(node, free[node]) + take
-                    have[node] = h
-                    on.setdefault(node, []).append(job)
-                    if h >= g:
-                        return (node,), on[node]
-            return None
-        need = g // per
-        ready = list(cluster.buckets[per])[:need]
-        left: dict[int, int] = {}
-        for job in order:
-            for node in job.nodes:
-                if not up[node] or node in drain:
-                    continue
-                n = left.get(node)
-                if n is None:
-                    n = len(jobs_on[node])
-                n -= 1
-                left[node] = n
-                on.setdefault(node, []).append(job)
-                if n == 0:
-                    ready.append(node)
-                    if len(ready) == need:
-                        victims: dict[Job, None] = {}
-                        for r in ready:
-                            for v in on.get(r, ()):
-                                victims[v] = None
-                        return tuple(ready), list(victims)
-        return None
-
     def _preempt_for(self, g: int) -> tuple[int, ...] | None:
         now = self.env.now
-        found = self.choose(g, now)
+        found = self.victims.choose(self.cluster, self.engine.running, g, now)
         if found is None:
             return None
         nodes, victims = found
         for job in victims:
-            self.engine.preempt(job)
+            lost = self.engine.evict(job)
+            rec = self._preempted.get(job.seq)
+            if rec is None:
+                rec = self._preempted[job.seq] = [0, 0.0]
+            rec[0] += 1
+            rec[1] += lost * job.spec.num_gpus
             self.preemptions += 1
         return nodes
 

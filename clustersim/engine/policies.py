@@ -117,6 +117,10 @@ class Fifo:
     def key(self, job: Job) -> tuple:
         return (job.prio, job.seq)
 
+    @classmethod
+    def from_config(cls, cfg) -> Fifo:
+        return cls()
+
     def schedule(self, queue, cluster, placement, now, start, new) -> None:
         _start_heads(queue, cluster, placement, start)
 
@@ -129,6 +133,10 @@ class ShortestFirst:
 
     def key(self, job: Job) -> tuple:
         return (job.prio, job.spec.duration_s, job.seq)
+
+    @classmethod
+    def from_config(cls, cfg) -> ShortestFirst:
+        return cls()
 
     def schedule(self, queue, cluster, placement, now, start, new) -> None:
         _start_heads(queue, cluster, placement, start)
@@ -161,6 +169,10 @@ class EasyBackfill:
         self._res_pool = 0
         self._last_head: Job | None = None
         self._fresh_from = 1  # queue index from which jobs were not examined since the last pass
+
+    @classmethod
+    def from_config(cls, cfg) -> EasyBackfill:
+        return cls(depth=cfg.depth)
 
     def key(self, job: Job) -> tuple:
         return (job.prio, job.seq)
@@ -322,3 +334,19 @@ def shadow(gpus: int, cluster: Cluster, now: float, pool: int = 0) -> tuple[floa
                 if len(ready) == need:
                     return (max(end, now), frozenset(ready))
     return (INF, frozenset())
+
+
+# --------------------------------------------------------------------------------- registry
+
+POLICIES: dict[str, type] = {"fifo": Fifo, "sjf": ShortestFirst, "backfill": EasyBackfill}
+PLACEMENTS: dict[str, type] = {"pack": Pack, "spread": Spread}
+
+
+def build_policy(cfg) -> QueuePolicy:
+    """The queue policy a ``config.PolicyConfig`` names (its ``kind``)."""
+    return POLICIES[cfg.kind].from_config(cfg)
+
+
+def build_placement(cfg) -> PlacementPolicy:
+    """The placement a ``config.PlacementConfig`` names."""
+    return PLACEMENTS[cfg.kind]()

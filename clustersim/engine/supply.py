@@ -37,7 +37,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from clustersim.config import Scenario, SupplyConfig
-from clustersim.results.metrics import STAGE_COLUMNS
+from clustersim.engine.component import Component
+from clustersim.results.columns import STAGE_COLUMNS
+from clustersim.results.costs import summarize_supply
 from clustersim.rng import Streams
 
 ORDERED, IN_TRANSIT, BURN_IN, IN_SERVICE, RETIRED, RENTED = range(6)
@@ -73,13 +75,21 @@ class OrderPlan:
     repair: list[list[tuple[int, str, float]]] = field(default_factory=list)  # per batch: (node j, class, time)
 
 
-class Supply:
-    def __init__(self, engine, cfg: SupplyConfig, streams: Streams, scenario: Scenario):
+class Supply(Component):
+    """GPU supply as an engine component: it owns every pool but the fleet at time zero, routes
+    jobs to pools by GPU type, and adds and retires nodes over time."""
+
+    def __init__(self, scenario: Scenario, streams: Streams):
+        self.scenario = scenario
+        self.cfg: SupplyConfig = scenario.supply
+        self.streams = streams
+
+    def attach(self, engine) -> None:
+        scenario, cfg = self.scenario, self.cfg
         self.engine = engine
         self.env = engine.env
         self.cluster = cluster = engine.cluster
-        self.cfg = cfg
-        self.streams = streams
+        engine.router = self.route
         types = cfg.gpu_types
         self.types = types
         own = scenario.cluster.gpu_type
@@ -87,7 +97,7 @@ class Supply:
         self.initial_gpus = scenario.cluster.gpus
         self.type_pool: dict[str, int] = {own: 0}  # owned pool of each type in the fleet
         self.rental_pool: dict[str, int] = {}
-        self.events: list[tuple] = []
+        self.rows: list[tuple] = []  # rows of results.columns.EVENT_COLUMNS
         self.orders = [self._plan(i, o) for i, o in enumerate(cfg.orders)]
         for plan in self.orders:
             if plan.gpu_type is not None:
@@ -222,7 +232,7 @@ class Supply:
 
     def _event(self, kind, *, node=-1, gpu_type="", gpus=0, order=-1, batch=-1, late=math.nan, down=math.nan,
                repair="", detail="") -> None:
-        self.events.append((self.env.now, kind, node, "", repair, down, 0, gpu_type, gpus, order, batch, late, detail))
+        self.rows.append((self.env.now, kind, node, "", repair, down, 0, gpu_type, gpus, order, batch, late, detail))
 
     def _placed(self, event) -> None:
         plan: OrderPlan = event._value
@@ -284,9 +294,7 @@ class Supply:
         if source >= 0:
             st[source] -= gpus
         st[IN_SERVICE] += gpus
-        failures = self.engine.failures
-        if failures is not None:
-            failures.add_nodes(ids, mature=mature, keys=keys)
+        self.engine.nodes_entered(ids, keys=keys, mature=mature)
         self._event("in_service", node=ids[0], gpu_type=p.name, gpus=gpus, order=order, batch=batch,
                     detail=f"nodes {ids[0]}-{ids[-1]}")
         self._record()
@@ -336,8 +344,7 @@ class Supply:
             st[RENTED] -= p.gpus_per_node
         else:
             st[RETIRED] += p.gpus_per_node
-        if self.engine.failures is not None:
-            self.engine.failures.remove_node(node)
+        self.engine.node_left(node)
         self._event(kind, node=node, gpu_type=p.name, gpus=p.gpus_per_node)
         self._record()
 
@@ -355,6 +362,15 @@ class Supply:
         if self.cluster.typed:
             row += tuple(v for st in self.stage for v in st)
         self.engine.recorder.stage(self.env.now, row)
+
+    def events(self) -> list[tuple]:
+        return self.rows
+
+    def summary(self, jobs, timeseries, events, tables) -> dict:
+        s = self.scenario
+        return summarize_supply(
+            jobs, timeseries, events, self.summary_inputs(s), horizon=s.horizon, warmup=s.warmup
+        )
 
     def summary_inputs(self, scenario: Scenario) -> dict:
         """Everything the cost and energy summary needs besides the run's tables."""

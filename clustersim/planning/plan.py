@@ -354,7 +354,7 @@ def evidence_table(result: PlanResult) -> list[str]:
 
 
 def plan_markdown(result: PlanResult, title: str | None = None) -> str:
-    from clustersim.report.run import md_escape
+    from clustersim.report.format import md_escape
 
     sr, pct = result.search, int(round(100 * result.confidence))
     name = title or next((ev.replications.summaries[0].get("scenario") for ev in result.evaluations

@@ -88,7 +88,7 @@ def sweep_png(result, key: str, target=None) -> bytes | None:
 
     import matplotlib
 
-    from clustersim.report.figures import DPI, FIGSIZE, STYLE, TARGET
+    from clustersim.report.figures.style import DPI, FIGSIZE, STYLE, TARGET
 
     first, others = result.axes[0], result.axes[1:]
     stats = [r.metrics.get(key) for r in result.replications]
@@ -170,7 +170,8 @@ def choose_metrics(result, metrics: Sequence[str], targets: Sequence[Any]) -> li
 def write_report(result, out: str | Path, *, metrics: Sequence[str] = (),
                  targets: Sequence[Any] = (), title: str | None = None) -> dict[str, Path]:
     """Figures, ``sweep.md`` and a self-contained ``sweep.html`` in ``out``."""
-    from clustersim.report.run import markdown_to_html, md_escape
+    from clustersim.report.format import md_escape
+    from clustersim.report.html import markdown_to_html
 
     out = Path(out)
     keys = choose_metrics(result, metrics, targets)

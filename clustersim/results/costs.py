@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from clustersim.results.metrics import _clean, step_integral
+from clustersim.results.summary import clean, step_integral
 
 HOUR = 3600.0
 KWH = 3.6e6  # joules (watt-seconds) per kWh
@@ -81,7 +81,7 @@ def summarize_supply(jobs, timeseries, events, inputs: dict, *, horizon: float, 
         r["gpus"] * max(0.0, min(r["to_s"], horizon) - max(r["from_s"], 0.0)) / HOUR * r["price_per_gpu_hour"]
         for r in inputs["rentals"]
     ))
-    return _clean(
+    return clean(
         {
             "capacity": {
                 "in_service_gpu_hours": integral(timeseries["in_service_gpus"].to_numpy(float)) / HOUR,

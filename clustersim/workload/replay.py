@@ -1,8 +1,7 @@
-"""Workload replay: any supported trace into native jobs, shaped, with recorded waits.
+"""Workload replay: a trace's native jobs, shaped, and compared with its recorded waits.
 
-``load_any(path, fmt)`` reads a native trace or any adapter format (``auto`` detects native
-headers first, then the adapters' formats) into an ``AdaptedTrace``. ``shape`` applies load
-shaping in a documented order, every random choice from a named stream:
+The trace is read by ``clustersim.workload.sources.load_any`` (any supported format).
+``shape`` applies load shaping in a documented order, every random choice from a named stream:
 
 1. filters: ``min_gpus <= num_gpus <= max_gpus`` and ``job_class in classes``;
 2. window ``[start, end)`` on submit time, then shifted so the window starts at 0;
@@ -21,58 +20,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from clustersim.errors import ClusterSimError, TraceError
+from clustersim.errors import ClusterSimError
 from clustersim.rng import Streams
-
-NATIVE_HEADER = ("job_id", "submit_s", "num_gpus", "duration_s")
-
-
-def _looks_native(path: Path) -> bool:
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return True
-    if not path.is_file():
-        return False
-    import gzip
-
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
-            header = fh.readline()
-    except OSError:
-        return False
-    names = {c.strip().strip('"') for c in header.split(",")}
-    if set(NATIVE_HEADER) <= names:
-        return True
-    if {"job_id", "submit_s"} <= names:  # meant to be native, but incomplete: say what is missing
-        missing = [c for c in NATIVE_HEADER if c not in names]
-        raise TraceError(
-            str(path),
-            f"looks like a native trace but is missing column(s) {', '.join(missing)}; "
-            f"expected {', '.join(NATIVE_HEADER)}",
-            line=1,
-        )
-    return False
-
-
-def load_any(path: str | Path, fmt: str = "auto", *, strict: bool = False, cluster: str | None = None):
-    """Read a trace in any supported format; returns an ``adapters.AdaptedTrace``."""
-    from clustersim.workload.adapters import AdaptedTrace, read_trace
-    from clustersim.workload.jobs import read_native
-
-    path = Path(path)
-    if not path.exists():
-        raise TraceError(str(path), "trace file not found")
-    if fmt == "native" or (fmt == "auto" and _looks_native(path)):
-        frame, rejected = read_native(path, strict=strict)
-        if "recorded_start_s" not in frame:
-            frame["recorded_start_s"] = np.nan
-        notes = ("format detected automatically: native",) if fmt == "auto" else ()
-        return AdaptedTrace(jobs=frame, rejected=rejected, format="native", source=str(path), notes=notes)
-    return read_trace(path, fmt, strict=strict, cluster=cluster)
 
 
 @dataclass(frozen=True)
@@ -152,16 +104,16 @@ def shape(frame, shaping: Shaping, streams: Streams):
 def recorded_waits(frame, warmup: float, horizon: float) -> dict | None:
     """Wait statistics the trace itself recorded (jobs submitted in [warmup, horizon) with a
     recorded start), with the same keys as the simulated ``wait_s``; None if it recorded none."""
-    from clustersim.results.metrics import WAIT_KEYS, _stats
+    from clustersim.results.summary import WAIT_KEYS, stats
 
     rec = frame["recorded_start_s"].to_numpy(float)
     sub = frame["submit_s"].to_numpy(float)
     mask = ~np.isnan(rec) & (sub >= warmup) & (sub < horizon)
     if not mask.any():
         return None
-    stats = _stats(np.maximum(rec[mask] - sub[mask], 0.0), WAIT_KEYS)
-    stats["jobs"] = int(mask.sum())
-    return stats
+    waits = stats(np.maximum(rec[mask] - sub[mask], 0.0), WAIT_KEYS)
+    waits["jobs"] = int(mask.sum())
+    return waits
 
 
 def demand_peak(frame, gpus_per_node: int) -> tuple[float, float]:

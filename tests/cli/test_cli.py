@@ -23,7 +23,8 @@ from typer.testing import CliRunner
 import clustersim
 from clustersim.cli.app import app
 from clustersim.config import load_scenario
-from clustersim.results import metrics
+from clustersim.results import columns
+from clustersim.results import summary as summaries
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = REPO / "tests" / "data" / "core" / "small.yaml"
@@ -76,9 +77,9 @@ def test_jobs_table(run_dir):
     jobs = pd.read_parquet(run_dir / "jobs.parquet")
     summary = json.loads((run_dir / "summary.json").read_text())
     assert list(jobs.columns[: len(CORE_JOB_COLUMNS)]) == CORE_JOB_COLUMNS
-    assert list(jobs.columns) == list(metrics.JOB_COLUMNS)
+    assert list(jobs.columns) == list(columns.JOB_COLUMNS)
     assert len(jobs) == summary["jobs"]["submitted"] > 100
-    assert set(jobs["state"].astype(str)) <= set(metrics.STATES)
+    assert set(jobs["state"].astype(str)) <= set(columns.STATES)
     assert jobs["job_id"].is_unique
     done = jobs[jobs["state"] == "finished"]
     assert (done["end_s"] == done["start_s"] + done["duration_s"]).all()
@@ -88,7 +89,7 @@ def test_jobs_table(run_dir):
 def test_timeseries_table(run_dir):
     ts = pd.read_parquet(run_dir / "timeseries.parquet")
     assert list(ts.columns[: len(CORE_TS_COLUMNS)]) == CORE_TS_COLUMNS
-    assert list(ts.columns) == list(metrics.TIMESERIES_COLUMNS)
+    assert list(ts.columns) == list(columns.TIMESERIES_COLUMNS)
     assert (ts["busy_gpus"] <= ts["up_gpus"]).all() and (ts["up_gpus"] == 32).all()
     assert ts["t_s"].is_monotonic_increasing
 
@@ -108,7 +109,7 @@ def test_summary_is_recomputable_from_the_files(run_dir):
     summary = json.loads((run_dir / "summary.json").read_text())
     config = json.loads((run_dir / "config.json").read_text())
     sc = config["scenario"]
-    again = metrics.summarize(
+    again = summaries.summarize(
         pd.read_parquet(run_dir / "jobs.parquet"),
         pd.read_parquet(run_dir / "timeseries.parquet"),
         scenario=sc["name"],
@@ -120,8 +121,8 @@ def test_summary_is_recomputable_from_the_files(run_dir):
     _close({k: summary[k] for k in again}, again)
     expected_keys = {"scenario", "seed", "horizon_s", "warmup_s", "jobs", "gpu_utilisation", "offered_load", "mean_queued_jobs", "wait_s", "jct_s", "by_class"}
     assert expected_keys <= set(summary)
-    assert set(summary["jobs"]) == {"submitted", *metrics.STATES}
-    assert set(summary["wait_s"]) == set(metrics.WAIT_KEYS) and set(summary["jct_s"]) == set(metrics.JCT_KEYS)
+    assert set(summary["jobs"]) == {"submitted", *columns.STATES}
+    assert set(summary["wait_s"]) == set(summaries.WAIT_KEYS) and set(summary["jct_s"]) == set(summaries.JCT_KEYS)
     assert set(summary["by_class"]) == {"small", "gang"}
 
 

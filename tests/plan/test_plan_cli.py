@@ -8,13 +8,14 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from clustersim.cli.plan import register, run_replications
+from clustersim.cli.plan import plan_command, run_replications, sweep_command
 
 
 @pytest.fixture(scope="module")
 def app():
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    register(app)
+    app.command("sweep")(sweep_command)
+    app.command("plan")(plan_command)
     app.command("replicate")(run_replications)
     return app
 

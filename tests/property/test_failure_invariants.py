@@ -20,7 +20,6 @@ cluster after every change. Then, from the output tables alone:
 from __future__ import annotations
 
 import copy
-import math
 import tempfile
 from pathlib import Path
 
@@ -32,8 +31,10 @@ from hypothesis import strategies as st
 
 from clustersim.config import scenario_from_dict
 from clustersim.engine.core import Engine, simulate
+from clustersim.engine.failures import Failures
 from clustersim.results import rundir as output
-from clustersim.results.metrics import STATES, step_integral
+from clustersim.results.columns import STATES
+from clustersim.results.summary import step_integral
 from clustersim.rng import Streams
 
 HOUR = 3600.0
@@ -55,10 +56,10 @@ class CheckedEngine(Engine):
         self.checks = 0
         super().__init__(*args, **kw)
 
-    def _start(self, job, nodes):
-        super()._start(job, nodes)
+    def start(self, job, nodes):
+        super().start(job, nodes)
         c = self.cluster
-        assert nan(job.hung_since)
+        assert job.hung_since is None
         for node in job.nodes:
             assert c.up[node], f"{job!r} started on node {node}, which is down"
             assert not c.spare[node], f"{job!r} started on spare {node} without taking it"
@@ -87,14 +88,14 @@ class CheckedEngine(Engine):
                 # waiting for detection (they are released then)
                 assert free == 0 and node not in c.spares_free
                 for job in jobs:
-                    assert not nan(job.hung_since), f"{job!r} runs on down node {node}"
+                    assert job.hung_since is not None, f"{job!r} runs on down node {node}"
         assert busy == c.busy_gpus, (busy, c.busy_gpus)
         assert 0 <= c.busy_gpus <= c.up_gpus
         assert sum(len(b) for b in c.buckets) + len(c.spares_free) == c.up_nodes
         assert len(c.spares_free) <= c.spare_target
         for job in self.running:
             assert job.nodes and job.state == "running"
-            if nan(job.hung_since):
+            if job.hung_since is None:
                 assert all(c.up[n] for n in job.nodes), (job, job.nodes)
         queued = set(self.queue.jobs)
         assert not (queued & set(self.running))
@@ -427,10 +428,10 @@ def test_cluster_check_accepts_a_hung_job():
         },
     }
     engine = Engine(scenario_from_dict(data), Streams(0), [JobSpec("a", 0.0, 24, 10 * HOUR, "t")])
-    fp = engine.failures
+    fp = engine.part(Failures)
     engine.env.timeout(1000.0, value=(1, fp.node_token[1])).callbacks.append(fp._fail)
     engine.env.run(until=1100.0)  # node 1 failed at 1,000 s; detection at 1,300 s
-    assert not math.isnan(next(iter(engine.running)).hung_since)
+    assert next(iter(engine.running)).hung_since is not None
     engine.cluster.check()
 
 

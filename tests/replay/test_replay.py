@@ -15,14 +15,14 @@ from clustersim.config import scenario_from_dict
 from clustersim.engine.core import simulate
 from clustersim.errors import ClusterSimError
 from clustersim.rng import Streams
-from clustersim.workload.jobs import trace_jobs
-from clustersim.workload.replay import (
+from clustersim.workload import (
     Shaping,
     demand_peak,
     load_any,
     parse_window,
     recorded_waits,
     shape,
+    trace_jobs,
 )
 
 REPO = Path(__file__).resolve().parents[2]

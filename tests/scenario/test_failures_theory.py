@@ -23,8 +23,9 @@ import pytest
 
 from clustersim.config import load_scenario, scenario_from_dict
 from clustersim.engine.core import Engine, simulate
+from clustersim.engine.failures import Failures
 from clustersim.model import JobSpec
-from clustersim.results.metrics import step_integral
+from clustersim.results.summary import step_integral
 from clustersim.rng import Streams
 
 DAY = 86400.0
@@ -172,7 +173,7 @@ def test_early_life_multiplier_applies_only_to_young_nodes():
         for seed in COUNT_SEEDS:
             engine = Engine(sc, Streams(seed))
             if young:
-                engine.failures.add_nodes(range(nodes), mature=False)
+                engine.part(Failures).add_nodes(range(nodes), mature=False)
             engine.run()
             r = engine.result()
             t = failure_times(r)
@@ -201,7 +202,7 @@ def test_time_to_failure_distribution_with_early_life_on_weibull():
         },
     )
     engine = Engine(sc, Streams(7))
-    fp = engine.failures
+    fp = engine.part(Failures)
     k, P, M = 1.5, 10 * DAY, 3.0
     scale = 1 / (PER_S * math.gamma(1 + 1 / k))
 
@@ -257,7 +258,7 @@ def test_lemons_fail_at_their_multiplied_rate_and_are_pulled():
         engine = Engine(sc, Streams(seed))
         engine.run()
         r = engine.result()
-        lemon = np.array(engine.failures.lemon[:nodes])
+        lemon = np.array(engine.part(Failures).lemon[:nodes])
         assert 0 < lemon.sum() < nodes
         up = node_up_seconds(r, nodes)
         ev = r.events[r.events["kind"] == "failure"]
@@ -457,8 +458,8 @@ class StartLog(Engine):
         self.starts: list[tuple[str, float, tuple[int, ...]]] = []
         super().__init__(*args, **kw)
 
-    def _start(self, job, nodes):
-        super()._start(job, nodes)
+    def start(self, job, nodes):
+        super().start(job, nodes)
         self.starts.append((job.spec.job_id, self.env.now, tuple(nodes)))
 
     def starts_of(self, job_id):
@@ -469,7 +470,7 @@ def inject_failure(engine: Engine, node: int, at: float) -> None:
     """Fail ``node`` at time ``at`` through the failure process's own handler. With the node
     rate at 0 no failure is ever armed, so the node's token stays 0 and this is the only
     failure (deterministic: cause, repair class and detection come from their streams)."""
-    fp = engine.failures
+    fp = engine.part(Failures)
     event = engine.env.timeout(at - engine.env.now, value=(node, fp.node_token[node]))
     event.callbacks.append(fp._fail)
 

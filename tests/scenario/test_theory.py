@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from clustersim.engine.core import simulate
-from clustersim.results.metrics import busy_gpu_seconds_from_jobs
+from clustersim.results.summary import busy_gpu_seconds_from_jobs
 
 HOUR = 3600.0
 DAY = 86400.0

@@ -7,7 +7,8 @@ import pytest
 
 from clustersim.config import scenario_from_dict
 from clustersim.engine.core import Engine
-from clustersim.model import JobSpec
+from clustersim.engine.inference import Inference
+from clustersim.model import TRAINING, JobSpec
 from clustersim.rng import Streams
 
 SILENT = {"name": "none", "arrival_rate_per_h": 0, "gpus": 1, "duration": "1h"}
@@ -47,14 +48,15 @@ class CheckingEngine(Engine):
         self.checks += 1
         c = self.cluster
         c.check()
-        training = sum(j.spec.num_gpus for j in self.running if j.hung_since != j.hung_since)
-        hung = sum(1 for j in self.running if j.hung_since == j.hung_since)
-        inference = self.inference.gpus if self.inference is not None else 0
+        training = sum(j.spec.num_gpus for j in self.running if j.hung_since is None)
+        hung = sum(1 for j in self.running if j.hung_since is not None)
+        part = self.part(Inference)
+        inference = part.gpus if part is not None else 0
         if not hung:
             assert training + inference == c.busy_gpus, (training, inference, c.busy_gpus)
         assert inference + training <= c.up_gpus
-        assert all(j.seq >= 0 for j in self.queue.jobs)
-        assert all(j.seq >= 0 for j in self.running)
+        assert all(j.kind == TRAINING for j in self.queue.jobs)
+        assert all(j.kind == TRAINING for j in self.running)
         assert not (set(self.queue.jobs) & set(self.running))
 
     def submit(self, spec):

@@ -7,6 +7,8 @@ import math
 
 import pytest
 
+from clustersim.engine.inference import Inference
+from clustersim.model import REPLICA
 from clustersim.workload.demand import replicas_needed
 
 
@@ -83,8 +85,8 @@ def test_scale_in_waits_for_cooldown_and_releases_newest(svc):
     result, engine = svc.run(sc)
     assert rows_at(result, 3600.0 + 899)["ready_replicas"] == 3
     assert rows_at(result, 3600.0 + 900)["ready_replicas"] == 1
-    (kept,) = engine.inference.services[0].replicas
-    assert kept.seq == -1  # the oldest stays
+    (kept,) = engine.part(Inference).services[0].replicas
+    assert kept.seq == 0  # the oldest stays
 
 
 def test_demand_back_up_within_cooldown_cancels_scale_in(svc):
@@ -159,12 +161,12 @@ def test_failure_kills_replicas_and_autoscaler_replaces_them(svc):
 
     engine = svc.CheckingEngine(sc, Streams(0))
     engine.env.run(until=1000.0)
-    s = engine.inference.services[0]
+    s = engine.part(Inference).services[0]
     assert s.ready == 2
     node = s.replicas[0].nodes[0]
-    now = engine.env.now
-    for job in engine.cluster.take_down(node):  # what failures.Failures._fail does
-        engine.hang(job, now)
+    for job in engine.cluster.take_down(node):  # what failures.Failures._fail does to replicas
+        assert job.kind == REPLICA
+        job.owner.lost(job)
     engine.capacity_changed()
     assert len(s.replicas) == 2 and s.ready == 1  # replaced at once, starting
     assert node not in s.replicas[1].nodes
@@ -184,7 +186,7 @@ def test_replicas_use_reserved_nodes_first_and_training_never_does(svc):
     )
     specs = [svc.spec(f"j{i}", 0, 8, 5000) for i in range(4)]
     result, engine = svc.run(sc, specs)
-    rep = engine.inference.services[0].replicas[0]
+    rep = engine.part(Inference).services[0].replicas[0]
     assert engine.cluster.pool_of[rep.nodes[0]] == 1
     jobs = result.jobs.set_index("job_id")
     assert jobs.loc["j3", "wait_s"] == 5000.0  # three shared nodes for four training jobs

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import pytest
 
+from clustersim.engine.inference import Inference
+
 CLASSES = [
     {"name": "p", "arrival_rate_per_h": 0, "gpus": 8, "duration": "1h", "preemptible": True},
     {"name": "n", "arrival_rate_per_h": 0, "gpus": 8, "duration": "1h"},
@@ -59,8 +61,8 @@ def test_replica_preempts_exactly_the_jobs_the_policy_names(svc, victims, expect
         assert jobs.loc[name, "lost_gpu_s"] == pytest.approx(seg[name])
     assert result.summary["preemptions"] == len(expected)
     assert result.summary["preempted_gpu_hours_lost"] == pytest.approx(sum(seg[n] for n in expected) / 3600)
-    assert engine.inference.services[0].ready == 1
-    assert engine.inference.preemptions == len(expected)
+    assert engine.part(Inference).services[0].ready == 1
+    assert engine.part(Inference).preemptions == len(expected)
 
 
 def test_least_lost_uses_checkpoints_when_the_class_has_them(svc):

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from clustersim.config import scenario_from_dict
 from clustersim.engine.core import simulate
+from clustersim.engine.inference import Inference
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SIZES = [1, 2, 4, 8, 16]
@@ -76,7 +77,7 @@ def test_gpus_never_exceed_up_and_preemptions_are_accounted(svc, case):
     jobs = result.jobs
     # every job is in the table once, in a state; preempted ones were requeued and restarted
     assert len(jobs) == len(specs)
-    assert jobs["preemptions"].sum() == engine.inference.preemptions == result.summary["preemptions"]
+    assert jobs["preemptions"].sum() == engine.part(Inference).preemptions == result.summary["preemptions"]
     pre = jobs[jobs["preemptions"] > 0]
     assert (pre["job_class"] == "p").all()  # never a non-preemptible job
     assert (pre["restarts"] >= pre["preemptions"]).all()

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from clustersim.engine.failures import Failures
+from clustersim.engine.supply import Supply
+
 WORKLOAD = ["job_id", "job_class", "submit_s", "num_gpus", "duration_s"]
 FAILURE = ["t_s", "node_id", "cause", "repair_class", "down_s"]
 DAY = 86400.0
@@ -46,7 +49,7 @@ def test_changing_only_the_order_date_leaves_arrivals_and_failures_unchanged(sup
     assert len(a) > 10
     pd.testing.assert_frame_equal(a, b)
     # the order's own draws moved with it: same lead and burn-in, shifted by ten days
-    p1, p2 = e1.supply.orders[0], e2.supply.orders[0]
+    p1, p2 = e1.part(Supply).orders[0], e2.part(Supply).orders[0]
     assert (p1.lead, p1.burn_in, p1.repair) == (p2.lead, p2.burn_in, p2.repair)
 
     def entries(result):
@@ -60,7 +63,7 @@ def test_changing_only_the_order_date_leaves_arrivals_and_failures_unchanged(sup
     def first_failure(result, engine):
         ev = result.events
         fail = ev[(ev["kind"] == "failure") & (ev["node_id"] >= 6)].groupby("node_id")["t_s"].min()
-        fp = engine.failures
+        fp = engine.part(Failures)
         return {fp.node_key[n]: t - fp.service_start[n] for n, t in fail.items()}
 
     f1, f2 = first_failure(early, e1), first_failure(late, e2)
@@ -71,7 +74,7 @@ def test_changing_only_the_order_date_leaves_arrivals_and_failures_unchanged(sup
 
 def test_delivered_node_failure_streams_are_named_by_order_place(sup):
     (r, engine) = crn_run(sup, "2d")
-    fp = engine.failures
+    fp = engine.part(Failures)
     names = set(engine.streams._cache)
     assert {f"failures.node.order0.{j}" for j in range(6)} <= names
     assert {"supply.order.0.lead", "supply.order.0.burn_in", "supply.order.0.accept", "supply.order.0.repair"} <= names

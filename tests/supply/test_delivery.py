@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from clustersim.results.metrics import STAGE_COLUMNS
+from clustersim.engine.supply import Supply
+from clustersim.results.columns import STAGE_COLUMNS
 
 AT, LEAD, EVERY, BURN = 1000, 5000, 2000, 700
 
@@ -110,7 +111,7 @@ def test_late_deliveries_are_counted_against_the_median_lead_time(sup):
         {"at": 0, "nodes": 4, "lead_time": "tight", "batch_nodes": 1, "burn_in": 0}
     ]})
     r, engine = sup.run(sc)
-    plan = engine.supply.orders[0]
+    plan = engine.part(Supply).orders[0]
     ev = r.events[r.events["kind"] == "delivery"]
     late = ev["t_s"].to_numpy() - (40 * 7 * 86400 + np.arange(4) * 14 * 86400)
     np.testing.assert_allclose(ev["late_s"].to_numpy(), late)

@@ -7,8 +7,9 @@ import json
 
 import pytest
 
+from clustersim.engine.supply import Supply
 from clustersim.results.costs import summarize_supply
-from clustersim.results.metrics import summarize
+from clustersim.results.summary import summarize
 
 
 def test_utilisation_denominator_follows_capacity_that_doubles_mid_run(sup):
@@ -72,7 +73,7 @@ def test_capex_utilisation_by_type_and_recomputation_from_files(sup, tmp_path):
     jobs, ts, ev = (pd.read_parquet(tmp_path / f"{n}.parquet") for n in ("jobs", "timeseries", "events"))
     sc = r.scenario
     again = summarize(jobs, ts, scenario=sc.name, seed=0, horizon=sc.horizon, warmup=sc.warmup)
-    again.update(summarize_supply(jobs, ts, ev, engine.supply.summary_inputs(sc), horizon=sc.horizon, warmup=sc.warmup))
+    again.update(summarize_supply(jobs, ts, ev, engine.part(Supply).summary_inputs(sc), horizon=sc.horizon, warmup=sc.warmup))
     assert json.loads(json.dumps(again)) == json.loads((tmp_path / "summary.json").read_text())
 
 

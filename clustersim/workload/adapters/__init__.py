@@ -19,6 +19,12 @@ which case the first such row (lowest line) raises ``TraceError`` naming its lin
 ``raw-traces.tar.gz`` or file in a folder, by file stem such as ``cluster04``), Helios
 (``<Cluster>/cluster_log.csv`` in a folder, or the ``cluster`` column of a merged log) and
 Acme (``trace_<cluster>.csv`` in a folder).  Formats with one cluster per file refuse it.
+
+One module per format (``itp``, ``alibaba2023``, ``pai2020``, ``philly``, ``helios``,
+``acme``, ``swf``; ``detect`` guesses the format), built on shared machinery: ``reading``
+(bytes, gzip, tarballs, folders, cluster choice), ``tables`` (lines and fields with exact line
+numbers), ``parsing`` (numbers and date-times), ``rejections`` (``RowSet``: which rows are
+unusable and why) and ``builders`` (the native table, ``AdaptedTrace``).
 """
 
 from __future__ import annotations
@@ -35,8 +41,9 @@ import pyarrow as pa
 
 from clustersim.errors import TraceError
 from clustersim.workload.adapters import acme, alibaba2023, helios, itp, pai2020, philly, swf
-from clustersim.workload.adapters.common import NATIVE_COLUMNS, REJECTED_COLUMNS, AdaptedTrace
+from clustersim.workload.adapters.builders import NATIVE_COLUMNS, AdaptedTrace
 from clustersim.workload.adapters.detect import detect
+from clustersim.workload.adapters.rejections import REJECTED_COLUMNS
 
 __all__ = [
     "FORMATS",

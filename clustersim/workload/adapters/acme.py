@@ -35,7 +35,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from clustersim.errors import TraceError
-from clustersim.workload.adapters import common
+from clustersim.workload.adapters import builders, reading, tables
 
 NAME = "acme"
 REQUIRED = ("job_id", "gpu_num", "submit_time", "start_time", "end_time")
@@ -46,24 +46,24 @@ USED = (*REQUIRED, *END_COLUMNS, "type", "user")
 def locate(path: Path, cluster: str | None) -> Path:
     """The trace file for ``cluster`` under ``path``."""
     if path.is_dir():
-        files = common.cluster_log_files(path, "trace_*.csv")
-        files.update(common.cluster_log_files(path, "trace_*.csv.gz"))
+        files = reading.cluster_log_files(path, "trace_*.csv")
+        files.update(reading.cluster_log_files(path, "trace_*.csv.gz"))
         if not files:
             raise TraceError(str(path), "folder holds no trace_<cluster>.csv")
-        return files[common.pick_cluster(path, cluster, sorted(files))]
+        return files[reading.pick_cluster(path, cluster, sorted(files))]
     if not path.exists():
         raise TraceError(str(path), "no such file")
     if cluster is not None:
         stem = path.name.split(".")[0]
         own = stem[len("trace_") :] if stem.startswith("trace_") else stem
-        common.pick_cluster(path, cluster, [own])
+        reading.pick_cluster(path, cluster, [own])
     return path
 
 
-def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> common.AdaptedTrace:
+def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> builders.AdaptedTrace:
     """Read one Acme cluster trace into the native table."""
     path = locate(path, cluster)
     source = str(path)
-    table = common.load_table(source, common.read_bytes(path), required=REQUIRED, usecols=USED)
-    timed = common.timed_jobs(table, end_columns=END_COLUMNS)
-    return common.build_timed_trace(NAME, source, table, timed, class_column="type", strict=strict)
+    table = tables.load_table(source, reading.read_bytes(path), required=REQUIRED, usecols=USED)
+    timed = builders.timed_jobs(table, end_columns=END_COLUMNS)
+    return builders.build_timed_trace(NAME, source, table, timed, class_column="type", strict=strict)

@@ -32,25 +32,25 @@ from pathlib import Path
 
 import numpy as np
 
-from clustersim.workload.adapters import common
+from clustersim.workload.adapters import builders, parsing, reading, rejections, tables
 
 NAME = "alibaba2023"
 REQUIRED = ("name", "num_gpu", "creation_time", "deletion_time", "scheduled_time")
 USED = (*REQUIRED, "gpu_milli", "qos")
 
 
-def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> common.AdaptedTrace:
+def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> builders.AdaptedTrace:
     """Read an ``openb_pod_list`` CSV into the native table."""
-    common.no_cluster(path, NAME, cluster)
+    reading.no_cluster(path, NAME, cluster)
     source = str(path)
-    table = common.load_table(source, common.read_bytes(path), required=REQUIRED, usecols=USED)
+    table = tables.load_table(source, reading.read_bytes(path), required=REQUIRED, usecols=USED)
     rows, cols = table.rows, table.columns
     n = len(rows)
-    rows.reject(common.is_empty(cols["name"]), "missing job_id")
-    submit = common.check_numeric(rows, "submit_s", common.parse_numbers(cols["creation_time"]))
-    gpus = common.check_numeric(rows, "num_gpus", common.parse_numbers(cols["num_gpu"]))
-    start, start_empty, start_bad = common.parse_numbers(cols["scheduled_time"])
-    end, end_empty, end_bad = common.parse_numbers(cols["deletion_time"])
+    rows.reject(parsing.is_empty(cols["name"]), "missing job_id")
+    submit = rejections.check_numeric(rows, "submit_s", parsing.parse_numbers(cols["creation_time"]))
+    gpus = rejections.check_numeric(rows, "num_gpus", parsing.parse_numbers(cols["num_gpu"]))
+    start, start_empty, start_bad = parsing.parse_numbers(cols["scheduled_time"])
+    end, end_empty, end_bad = parsing.parse_numbers(cols["deletion_time"])
     rows.reject(start_bad, "non-numeric start time")
     rows.reject(end_bad, "non-numeric end time")
     rows.reject(np.isfinite(gpus) & (gpus == 0), "cpu-only job")
@@ -60,11 +60,11 @@ def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> com
     rows.reject(duration < 0, "negative duration")
     milli = np.full(n, np.nan)
     if "gpu_milli" in cols:
-        milli, _, milli_bad = common.parse_numbers(cols["gpu_milli"])
+        milli, _, milli_bad = parsing.parse_numbers(cols["gpu_milli"])
         rows.reject(milli_bad, "non-numeric gpu_milli")
-    num_gpus = common.check_gpus(rows, gpus, "cpu-only job")
-    job_id = common.text(cols["name"])
-    common.check_duplicates(rows, job_id)
+    num_gpus = rejections.check_gpus(rows, gpus, "cpu-only job")
+    job_id = parsing.text(cols["name"])
+    rejections.check_duplicates(rows, job_id)
 
     ok = rows.ok
     shared = ok & (num_gpus == 1) & (milli < 1000)
@@ -79,8 +79,8 @@ def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> com
             f"pods ending at the trace's last deletion_time: {int(cut.sum())} "
             "(probably cut off when the trace ended; their duration is a lower bound)"
         )
-    job_class = common.text(cols["qos"]) if "qos" in cols else common.DEFAULT_CLASS
-    return common.build_trace(
+    job_class = parsing.text(cols["qos"]) if "qos" in cols else builders.DEFAULT_CLASS
+    return builders.build_trace(
         NAME,
         source,
         rows,

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from clustersim.errors import TraceError
 from clustersim.workload.adapters import acme, alibaba2023, helios, itp, pai2020
-from clustersim.workload.adapters.common import is_tarball, parse_header
+from clustersim.workload.adapters.reading import is_tarball
+from clustersim.workload.adapters.tables import parse_header
 
 _SNIFF_BYTES = 1 << 16
 _PHILLY_KEYS = ('"attempts"', '"submitted_time"', '"jobid"')

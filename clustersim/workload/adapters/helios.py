@@ -38,7 +38,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 
 from clustersim.errors import TraceError
-from clustersim.workload.adapters import common
+from clustersim.workload.adapters import builders, parsing, reading, tables
 
 NAME = "helios"
 REQUIRED = ("job_id", "gpu_num", "submit_time", "start_time", "end_time")
@@ -52,31 +52,31 @@ def locate(path: Path, cluster: str | None) -> tuple[Path, str | None]:
         for name in (_LOG, _LOG + ".gz"):
             if (path / name).is_file():
                 return locate(path / name, cluster)
-        logs = common.cluster_log_files(path, f"*/{_LOG}")
-        logs.update(common.cluster_log_files(path, f"*/{_LOG}.gz"))
+        logs = reading.cluster_log_files(path, f"*/{_LOG}")
+        logs.update(reading.cluster_log_files(path, f"*/{_LOG}.gz"))
         if not logs:
             raise TraceError(str(path), f"folder holds no {_LOG} nor <cluster>/{_LOG}")
-        return logs[common.pick_cluster(path, cluster, sorted(logs))], None
+        return logs[reading.pick_cluster(path, cluster, sorted(logs))], None
     if not path.exists():
         raise TraceError(str(path), "no such file")
     return path, cluster
 
 
-def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> common.AdaptedTrace:
+def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> builders.AdaptedTrace:
     """Read one Helios cluster log into the native table."""
     path, cluster = locate(path, cluster)
     source = str(path)
-    table = common.load_table(source, common.read_bytes(path), required=REQUIRED, usecols=USED)
+    table = tables.load_table(source, reading.read_bytes(path), required=REQUIRED, usecols=USED)
     notes: list[str] = []
     if "cluster" in table.columns:
-        names = common.text(table.columns["cluster"])
+        names = parsing.text(table.columns["cluster"])
         present = sorted(str(v) for v in pc.unique(names).to_pylist() if v)
-        chosen = common.pick_cluster(path, cluster, present)
-        table = table.select(common.np_bool(pc.equal(names, chosen)))
+        chosen = reading.pick_cluster(path, cluster, present)
+        table = table.select(parsing.np_bool(pc.equal(names, chosen)))
         notes.append(f"cluster {chosen} selected from the cluster column")
     elif cluster is not None and cluster.lower() != path.parent.name.lower():
         raise TraceError(
             source, f"no cluster column and the folder is {path.parent.name!r}, not {cluster!r}"
         )
-    timed = common.timed_jobs(table, end_columns=("end_time",))
-    return common.build_timed_trace(NAME, source, table, timed, class_column="vc", strict=strict, notes=notes)
+    timed = builders.timed_jobs(table, end_columns=("end_time",))
+    return builders.build_timed_trace(NAME, source, table, timed, class_column="vc", strict=strict, notes=notes)

@@ -30,26 +30,26 @@ from pathlib import Path
 
 import numpy as np
 
-from clustersim.workload.adapters import common
+from clustersim.workload.adapters import builders, parsing, reading, rejections, tables
 
 NAME = "itp"
 COLUMNS = ("job_id", "submission_time", "duration", "num_gpu")
 
 
-def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> common.AdaptedTrace:
+def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> builders.AdaptedTrace:
     """Read one ITP cluster trace into the native table."""
-    source, data = common.read_member(path, cluster, (".csv", ".csv.gz"))
-    table = common.load_table(source, data, required=COLUMNS, usecols=COLUMNS)
+    source, data = reading.read_member(path, cluster, (".csv", ".csv.gz"))
+    table = tables.load_table(source, data, required=COLUMNS, usecols=COLUMNS)
     rows, cols = table.rows, table.columns
-    rows.reject(common.is_empty(cols["job_id"]), "missing job_id")
-    submit = common.check_numeric(rows, "submit_s", common.parse_numbers(cols["submission_time"]))
-    duration = common.check_numeric(rows, "duration_s", common.parse_numbers(cols["duration"]))
-    gpus = common.check_numeric(rows, "num_gpus", common.parse_numbers(cols["num_gpu"]))
+    rows.reject(parsing.is_empty(cols["job_id"]), "missing job_id")
+    submit = rejections.check_numeric(rows, "submit_s", parsing.parse_numbers(cols["submission_time"]))
+    duration = rejections.check_numeric(rows, "duration_s", parsing.parse_numbers(cols["duration"]))
+    gpus = rejections.check_numeric(rows, "num_gpus", parsing.parse_numbers(cols["num_gpu"]))
     rows.reject(duration < 0, "negative duration")
-    num_gpus = common.check_gpus(rows, gpus, "zero GPUs")
-    job_id = common.text(cols["job_id"])
-    common.check_duplicates(rows, job_id)
-    return common.build_trace(
+    num_gpus = rejections.check_gpus(rows, gpus, "zero GPUs")
+    job_id = parsing.text(cols["job_id"])
+    rejections.check_duplicates(rows, job_id)
+    return builders.build_trace(
         NAME,
         source,
         rows,
@@ -57,7 +57,7 @@ def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> com
         submit_s=submit,
         num_gpus=num_gpus,
         duration_s=duration,
-        job_class=common.DEFAULT_CLASS,
+        job_class=builders.DEFAULT_CLASS,
         user="",
         recorded_start_s=np.full(len(rows), np.nan),
         strict=strict,

@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from clustersim.errors import TraceError
-from clustersim.workload.adapters import common
+from clustersim.workload.adapters import builders, parsing, reading, rejections, tables
 
 NAME = "pai2020"
 JOB_COLUMNS = ("job_name", "inst_id", "user", "status", "start_time", "end_time")
@@ -102,20 +102,20 @@ def _find(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> common.AdaptedTrace:
+def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> builders.AdaptedTrace:
     """Read the PAI job and task tables into the native table."""
-    common.no_cluster(path, NAME, cluster)
+    reading.no_cluster(path, NAME, cluster)
     job_path, task_path = locate(path)
     tasks, task_notes = _task_summary(task_path, strict)
     source = str(job_path)
-    table = common.load_table(
-        source, common.read_bytes(job_path), names=JOB_COLUMNS, usecols=JOB_USED
+    table = tables.load_table(
+        source, reading.read_bytes(job_path), names=JOB_COLUMNS, usecols=JOB_USED
     )
     rows, cols = table.rows, table.columns
-    job_id = common.text(cols["job_name"])
-    rows.reject(common.is_empty(cols["job_name"]), "missing job_id")
-    submit = common.check_numeric(rows, "submit_s", common.parse_numbers(cols["start_time"]))
-    end, end_empty, end_bad = common.parse_numbers(cols["end_time"])
+    job_id = parsing.text(cols["job_name"])
+    rows.reject(parsing.is_empty(cols["job_name"]), "missing job_id")
+    submit = rejections.check_numeric(rows, "submit_s", parsing.parse_numbers(cols["start_time"]))
+    end, end_empty, end_bad = parsing.parse_numbers(cols["end_time"])
     rows.reject(end_bad, "non-numeric end time")
 
     # join on job_name through arrow's hash lookup: -1 where the job has no task row
@@ -135,8 +135,8 @@ def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> com
     rows.reject(end_empty, "no end time")
     duration = end - start
     rows.reject(duration < 0, "negative duration")
-    common.check_duplicates(rows, job_id)
-    return common.build_trace(
+    rejections.check_duplicates(rows, job_id)
+    return builders.build_trace(
         NAME,
         source,
         rows,
@@ -145,7 +145,7 @@ def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> com
         num_gpus=gpus,
         duration_s=duration,
         job_class=job_class,
-        user=common.text(cols["user"]),
+        user=parsing.text(cols["user"]),
         recorded_start_s=start,
         strict=strict,
         notes=[*table.notes, *task_notes],
@@ -155,17 +155,17 @@ def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> com
 def _task_summary(task_path: Path, strict: bool) -> tuple[TaskSummary, list[str]]:
     """Per job_name: GPUs, first task start, class and whether any task row is unusable."""
     source = str(task_path)
-    table = common.load_table(
-        source, common.read_bytes(task_path), names=TASK_COLUMNS, usecols=TASK_USED
+    table = tables.load_table(
+        source, reading.read_bytes(task_path), names=TASK_COLUMNS, usecols=TASK_USED
     )
     rows, cols = table.rows, table.columns
-    rows.reject(common.is_empty(cols["job_name"]), "missing job_name")
-    inst = common.check_numeric(rows, "inst_num", common.parse_numbers(cols["inst_num"]))
+    rows.reject(parsing.is_empty(cols["job_name"]), "missing job_name")
+    inst = rejections.check_numeric(rows, "inst_num", parsing.parse_numbers(cols["inst_num"]))
     rows.reject(np.isfinite(inst) & ((inst < 0) | (inst != np.floor(inst))), "bad inst_num")
-    plan, _plan_empty, plan_bad = common.parse_numbers(cols["plan_gpu"])
+    plan, _plan_empty, plan_bad = parsing.parse_numbers(cols["plan_gpu"])
     rows.reject(plan_bad, "non-numeric plan_gpu")
     rows.reject(plan < 0, "negative plan_gpu")
-    start, _start_empty, start_bad = common.parse_numbers(cols["start_time"])
+    start, _start_empty, start_bad = parsing.parse_numbers(cols["start_time"])
     rows.reject(start_bad, "non-numeric start time")
     if strict:
         first = rows.first()
@@ -177,11 +177,11 @@ def _task_summary(task_path: Path, strict: bool) -> tuple[TaskSummary, list[str]
     per_instance = np.ceil(plan / 100.0)
     gpus = np.where(ok, np.nan_to_num(inst, nan=0.0) * per_instance, 0.0)
     frac = ok & (plan > 0) & (plan % 100 != 0)
-    job = common.text(cols["job_name"])
+    job = parsing.text(cols["job_name"])
     broken = rows.rejected_for("wrong number of fields")
     if broken.any():  # still charge the row to its job: the first field names it
         first_field = pc.list_element(pc.split_pattern(rows.raw, ",", max_splits=1), 0)
-        job = pc.if_else(pa.array(broken), common.text(first_field), job)
+        job = pc.if_else(pa.array(broken), parsing.text(first_field), job)
     names = pc.unique(job)
     code = pc.index_in(job, value_set=names).to_numpy(zero_copy_only=False)
     k = len(names)
@@ -189,7 +189,7 @@ def _task_summary(task_path: Path, strict: bool) -> tuple[TaskSummary, list[str]
     np.minimum.at(first_start, code, np.where(ok & np.isfinite(start), start, np.inf))
     # the task with the most GPUs names the job's class (ties: first by name)
     order = pc.sort_indices(
-        pa.table({"code": code, "gpus": gpus, "name": common.text(cols["task_name"])}),
+        pa.table({"code": code, "gpus": gpus, "name": parsing.text(cols["task_name"])}),
         sort_keys=[("code", "ascending"), ("gpus", "descending"), ("name", "ascending")],
     ).to_numpy()
     sorted_code = code[order]
@@ -199,7 +199,7 @@ def _task_summary(task_path: Path, strict: bool) -> tuple[TaskSummary, list[str]
         gpus=np.bincount(code, weights=gpus, minlength=k),
         start=np.where(np.isinf(first_start), np.nan, first_start),
         bad=np.bincount(code, weights=(~ok).astype(float), minlength=k) > 0,
-        lead=pc.take(common.text(cols["task_name"]), pa.array(heads)),
+        lead=pc.take(parsing.text(cols["task_name"]), pa.array(heads)),
     )
 
     notes = [*(f"task table: {n}" for n in table.notes)]

@@ -45,7 +45,7 @@ import numpy as np
 import pyarrow as pa
 
 from clustersim.errors import TraceError
-from clustersim.workload.adapters import common
+from clustersim.workload.adapters import builders, parsing, reading, rejections
 
 NAME = "philly"
 _INVALID = object()  # stands for a JSON Lines entry that does not parse
@@ -64,8 +64,8 @@ class _RawRecords(Sequence[str]):
     def __getitem__(self, i: int) -> str:  # type: ignore[override]
         text = self._texts[i]
         if text is not None:
-            return text[: common.RAW_LIMIT]
-        return json.dumps(self._records[i], separators=(",", ":"))[: common.RAW_LIMIT]
+            return text[: rejections.RAW_LIMIT]
+        return json.dumps(self._records[i], separators=(",", ":"))[: rejections.RAW_LIMIT]
 
 
 def load_records(source: str, data: bytes) -> tuple[list[object], np.ndarray, list[str | None]]:
@@ -106,11 +106,11 @@ def load_records(source: str, data: bytes) -> tuple[list[object], np.ndarray, li
     return records, np.asarray(lines, dtype=np.int64), texts
 
 
-def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> common.AdaptedTrace:
+def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> builders.AdaptedTrace:
     """Read a Philly ``cluster_job_log`` into the native table."""
-    common.no_cluster(path, NAME, cluster)
+    reading.no_cluster(path, NAME, cluster)
     source = str(path)
-    records, lines, texts = load_records(source, common.read_bytes(path))
+    records, lines, texts = load_records(source, reading.read_bytes(path))
     n = len(records)
     invalid = np.zeros(n, dtype=bool)
     not_record = np.zeros(n, dtype=bool)
@@ -150,20 +150,20 @@ def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> com
             att_end.append(attempt.get("end_time"))
             att_gpus.append(_count_gpus(attempt.get("detail")))
 
-    rows = common.RowSet(lines, _RawRecords(records, texts))
+    rows = rejections.RowSet(lines, _RawRecords(records, texts))
     rows.reject(invalid, "invalid JSON")
     rows.reject(not_record, "not a job record")
     job_id = _texts(ids)
-    rows.reject(common.is_empty(job_id), "missing job_id")
-    submit, submit_empty, submit_bad = common.parse_timestamps(_texts(submitted))
+    rows.reject(parsing.is_empty(job_id), "missing job_id")
+    submit, submit_empty, submit_bad = parsing.parse_timestamps(_texts(submitted))
     rows.reject(submit_empty, "missing submit time")
     rows.reject(submit_bad, "bad submit time")
     rows.reject(no_attempts, "no attempts")
     rows.reject(last_open, "no end time")
 
     job = np.asarray(att_job, dtype=np.int64)
-    start, _, _ = common.parse_timestamps(_texts(att_start))
-    end, _, _ = common.parse_timestamps(_texts(att_end))
+    start, _, _ = parsing.parse_timestamps(_texts(att_start))
+    end, _, _ = parsing.parse_timestamps(_texts(att_end))
     complete = np.isfinite(start) & np.isfinite(end)
     run = np.where(complete, end - start, 0.0)
     duration = np.bincount(job, weights=run, minlength=n)
@@ -184,7 +184,7 @@ def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> com
     rows.reject(n_complete == 0, "no start time")
     rows.reject(gpus == 0, "zero GPUs")
     rows.reject(negative, "negative duration")
-    common.check_duplicates(rows, job_id)
+    rejections.check_duplicates(rows, job_id)
 
     ok = rows.ok
     notes = []
@@ -195,7 +195,7 @@ def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> com
         notes.append(
             f"jobs whose attempts held different GPU counts (largest used): {int((ok & varied).sum())}"
         )
-    return common.build_trace(
+    return builders.build_trace(
         NAME,
         source,
         rows,

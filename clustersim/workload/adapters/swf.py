@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from clustersim.errors import TraceError
-from clustersim.workload.adapters import common
+from clustersim.workload.adapters import builders, parsing, reading, rejections, tables
 
 NAME = "swf"
 FIELDS = (
@@ -69,23 +69,23 @@ def read(
     strict: bool = False,
     cluster: str | None = None,
     procs_per_gpu: int = 1,
-) -> common.AdaptedTrace:
+) -> builders.AdaptedTrace:
     """Read an SWF file into the native table."""
-    common.no_cluster(path, NAME, cluster)
+    reading.no_cluster(path, NAME, cluster)
     if procs_per_gpu < 1:
         raise TraceError(str(path), f"procs_per_gpu must be >= 1, got {procs_per_gpu}")
     source = str(path)
-    table = common.load_table(
-        source, common.read_bytes(path), sep=None, names=FIELDS, usecols=USED, comment=";"
+    table = tables.load_table(
+        source, reading.read_bytes(path), sep=None, names=FIELDS, usecols=USED, comment=";"
     )
     rows, cols = table.rows, table.columns
-    common.check_numeric(rows, "job_id", common.parse_numbers(cols["job"]))
-    submit = common.check_numeric(rows, "submit_s", common.parse_numbers(cols["submit"]))
-    wait, _, wait_bad = common.parse_numbers(cols["wait"])
+    rejections.check_numeric(rows, "job_id", parsing.parse_numbers(cols["job"]))
+    submit = rejections.check_numeric(rows, "submit_s", parsing.parse_numbers(cols["submit"]))
+    wait, _, wait_bad = parsing.parse_numbers(cols["wait"])
     rows.reject(wait_bad, "non-numeric wait time")
-    run = common.check_numeric(rows, "duration_s", common.parse_numbers(cols["run"]))
-    alloc = common.check_numeric(rows, "num_gpus", common.parse_numbers(cols["alloc_procs"]))
-    req, _, req_bad = common.parse_numbers(cols["req_procs"])
+    run = rejections.check_numeric(rows, "duration_s", parsing.parse_numbers(cols["run"]))
+    alloc = rejections.check_numeric(rows, "num_gpus", parsing.parse_numbers(cols["alloc_procs"]))
+    req, _, req_bad = parsing.parse_numbers(cols["req_procs"])
     rows.reject(req_bad, "non-numeric requested processors")
 
     earlier = np.fmax.accumulate(np.where(np.isfinite(submit), submit, -np.inf))
@@ -96,9 +96,9 @@ def read(
     procs = np.where(alloc == -1, req, alloc)
     rows.reject(procs == -1, "unknown num_gpus")
     gpus = np.ceil(procs / procs_per_gpu)
-    num_gpus = common.check_gpus(rows, np.where(np.isfinite(procs), gpus, np.nan), "zero GPUs")
-    job_id = common.text(cols["job"])
-    common.check_duplicates(rows, job_id)
+    num_gpus = rejections.check_gpus(rows, np.where(np.isfinite(procs), gpus, np.nan), "zero GPUs")
+    job_id = parsing.text(cols["job"])
+    rejections.check_duplicates(rows, job_id)
 
     start = np.where(np.isfinite(wait) & (wait >= 0), submit + wait, np.nan)
     notes = [*table.notes]
@@ -111,7 +111,7 @@ def read(
         notes.append(f"GPUs = ceil(processors / {procs_per_gpu})")
     else:
         notes.append("one GPU per processor")
-    return common.build_trace(
+    return builders.build_trace(
         NAME,
         source,
         rows,
@@ -119,7 +119,7 @@ def read(
         submit_s=submit,
         num_gpus=num_gpus,
         duration_s=run,
-        job_class=_unknown_as(cols["queue"], common.DEFAULT_CLASS),
+        job_class=_unknown_as(cols["queue"], builders.DEFAULT_CLASS),
         user=_unknown_as(cols["user"], ""),
         recorded_start_s=start,
         strict=strict,
@@ -129,5 +129,5 @@ def read(
 
 def _unknown_as(values: pa.Array, default: str) -> pa.Array:
     """Field text with SWF's ``-1`` (unknown) replaced by ``default``."""
-    trimmed = common.text(values)
+    trimmed = parsing.text(values)
     return pc.if_else(pc.equal(trimmed, "-1"), default, trimmed)

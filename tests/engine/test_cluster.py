@@ -157,22 +157,15 @@ def test_version_counts_node_changes_only():
     assert c.version == v + 2
 
 
-def test_free_at_and_shadow():
+def test_shadow():
     c = Cluster(2, 8)
     put(c, job(4, end=50), (0,))
     put(c, job(2, end=30), (0,))
     put(c, job(6, end=100), (1,))
-    assert c.free_at(0, 2, now=0) == 0
-    assert c.free_at(0, 4, now=0) == 30
-    assert c.free_at(0, 8, now=0) == 50
-    assert c.free_at(1, 8, now=0) == 100
-    assert c.free_at(1, 8, now=200) == 200
     # shadow of an 8-GPU head: node 0 is whole at 50; a 16-GPU head needs both: 100
     assert shadow(8, c, 0) == (50, frozenset({0}))
     assert shadow(4, c, 0) == (30, frozenset({0}))
     assert shadow(16, c, 0) == (100, frozenset({0, 1}))
-    c.take_down(1)
-    assert c.free_at(1, 1, now=0) == float("inf")
 
 
 # ---------------------------------------------------------------------------------- JobQueue

@@ -13,15 +13,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clustersim.report import figures
-from clustersim.report import run as report
-from clustersim.report.sections import failures as report_failures
-from clustersim.report.sections.failures import (
+from clustersim.report.analysis import failures as analysis
+from clustersim.report.analysis.failures import (
     analytic_ettr,
     distribution_mean,
     expected_nodes_down,
     mean_down_time,
 )
+from clustersim.report.build import build_report
+from clustersim.report.figures import failures as figures
+from clustersim.report.files import load_run
+from clustersim.report.sections.failures import SUMMARY_KEYS, failures_section
 
 DAY = 86400.0
 HORIZON = 10 * DAY
@@ -139,7 +141,7 @@ def timeseries_frame() -> pd.DataFrame:
 
 
 def events_frame(rows=EVENTS) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=list(report_failures.EVENT_COLUMNS)).astype(
+    return pd.DataFrame(rows, columns=list(analysis.EVENT_COLUMNS)).astype(
         {"t_s": float, "kind": str, "node_id": "int64", "cause": str, "repair_class": str,
          "down_s": float, "jobs_hit": "int64"})
 
@@ -161,15 +163,15 @@ def write_run(path: Path, *, config=None, summary=None, jobs=None, timeseries=No
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     run = write_run(tmp_path_factory.mktemp("run"))
-    report.build(run)
+    build_report(run)
     return run
 
 
 def failures_md(run_dir: Path) -> str:
     """The failures section alone (and its figures): faster than a full build."""
-    run = report.load_run(run_dir)
+    run = load_run(run_dir)
     run.figures_dir.mkdir(exist_ok=True)
-    return report.failures(run).markdown
+    return failures_section(run).markdown
 
 
 def section_of(md: str) -> str:
@@ -236,7 +238,7 @@ def test_other_metrics_table_leaves_out_what_the_section_shows(built):
     md = (built / "report.md").read_text()
     other = md.split("### Other metrics")[1].split("## Utilisation")[0]
     assert "`offered_load`" in other
-    for key in report_failures.SUMMARY_KEYS:
+    for key in SUMMARY_KEYS:
         assert f"`{key}`" not in other
 
 
@@ -251,16 +253,16 @@ def test_no_section_and_no_figures_without_failures(tmp_path, failures):
     else:
         config["scenario"]["failures"] = None
     run = write_run(tmp_path, config=config)
-    assert report.failures(report.load_run(run)) is None
-    md = report.build(run).read_text()
+    assert failures_section(load_run(run)) is None
+    md = build_report(run).read_text()
     assert "Failures and goodput" not in md
     assert sorted(p.name for p in (run / "figures").glob("*.png")) == OLD_FIGURES
     assert "| `goodput` | 91.9 % |" in md  # summary numbers still shown, generically
 
 
-def test_import_of_report_does_not_import_the_failures_module():
-    code = ("import sys, clustersim.report.run; "
-            "print(sorted(m for m in ('pandas', 'matplotlib', 'clustersim.report.sections.failures') "
+def test_import_of_the_failures_section_is_cheap():
+    code = ("import sys, clustersim.report.sections.failures; "
+            "print(sorted(m for m in ('pandas', 'matplotlib', 'clustersim.engine') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -289,7 +291,7 @@ def test_missing_events_file_counts_as_no_events(tmp_path):
 
 def test_old_run_without_failure_columns_or_down_nodes_still_builds(tmp_path):
     jobs = jobs_frame().drop(columns=["restarts", "work_done_s", "lost_gpu_s", "overhead_gpu_s"])
-    summary = {k: v for k, v in SUMMARY.items() if k not in report_failures.SUMMARY_KEYS}
+    summary = {k: v for k, v in SUMMARY.items() if k not in SUMMARY_KEYS}
     run = write_run(tmp_path, jobs=jobs, summary=summary,
                     timeseries=timeseries_frame().drop(columns=["down_nodes"]))
     text = failures_md(run)
@@ -304,8 +306,8 @@ def test_no_finished_job_is_said_and_running_jobs_are_drawn_hollow(tmp_path):
     summary = copy.deepcopy(SUMMARY)
     summary["ettr"] = {"overall": None, "by_class": {"train": None}}
     run = write_run(tmp_path, jobs=jobs, summary=summary)
-    loaded = report.load_run(run)
-    finished, running = report_failures.ettr_groups(loaded)
+    loaded = load_run(run)
+    finished, running = analysis.ettr_groups(loaded)
     assert finished == []
     assert [(g["label"], g["n"]) for g in running] == [("32", 1)]
     assert running[0]["ettr"] == pytest.approx(100000.0 / (2 * DAY))
@@ -388,8 +390,8 @@ def test_analytic_ettr_by_hand():
 
 
 def test_gpu_hours_breakdown_by_hand(tmp_path):
-    run = report.load_run(write_run(tmp_path))
-    parts = report_failures.gpu_hours_breakdown(run)
+    run = load_run(write_run(tmp_path))
+    parts = analysis.gpu_hours_breakdown(run)
     # fleet 32 GPUs × 240 h = 7,680; ∫up = 32·24 + 24·48 + 32·72 + 32·96 = 7,296;
     # ∫busy = 16·48 + 24·72 + 8·96 = 3,264
     assert parts == pytest.approx({"useful": 3000.0, "lost": 150.0, "overhead": 114.0,
@@ -399,8 +401,8 @@ def test_gpu_hours_breakdown_by_hand(tmp_path):
 
 def test_gpu_hours_fall_back_to_the_jobs_table(tmp_path):
     summary = {k: v for k, v in SUMMARY.items() if not k.endswith("_gpu_hours")}
-    run = report.load_run(write_run(tmp_path, summary=summary))
-    parts = report_failures.gpu_hours_breakdown(run)
+    run = load_run(write_run(tmp_path, summary=summary))
+    parts = analysis.gpu_hours_breakdown(run)
     useful = (900 + 2000 + 36000 * 16 + 5000 * 8 + 100000 * 32) / 3600
     assert parts["useful"] == pytest.approx(useful)
     assert parts["lost"] == pytest.approx((60 + 16 * 1500) / 3600)
@@ -408,8 +410,8 @@ def test_gpu_hours_fall_back_to_the_jobs_table(tmp_path):
 
 
 def test_ettr_by_size_groups_by_hand(tmp_path):
-    run = report.load_run(write_run(tmp_path))
-    finished, running = report_failures.ettr_groups(run)
+    run = load_run(write_run(tmp_path))
+    finished, running = analysis.ettr_groups(run)
     # after warm-up: 1 GPU j0 + j1 (2,900 work over 3,000 wall), 16 GPUs j2 (36,000 / 40,000);
     # j3 (8 GPUs) finished during warm-up; j4 (32 GPUs) is running: 100,000 s over 2 days
     assert [(g["label"], g["n"]) for g in finished] == [("1", 2), ("16", 1)]
@@ -419,14 +421,14 @@ def test_ettr_by_size_groups_by_hand(tmp_path):
 
 def test_many_sizes_are_bucketed_and_placed_at_their_gpu_weighted_size():
     sizes = np.arange(1, 21)
-    groups = figures.ettr_by_size(sizes, np.full(20, 90.0), np.full(20, 100.0))
+    groups = analysis.ettr_by_size(sizes, np.full(20, 90.0), np.full(20, 100.0))
     assert [g["label"] for g in groups] == ["1", "2–8", "9–64"]
     assert all(g["ettr"] == pytest.approx(0.9) for g in groups)
     nine_up = groups[2]
     assert (nine_up["lo"], nine_up["hi"], nine_up["n"]) == (9, 20, 12)
     g = np.arange(9, 21)
     assert nine_up["x"] == pytest.approx(np.sum(g * g) / np.sum(g))
-    assert figures.ettr_by_size([], [], []) == []
+    assert analysis.ettr_by_size([], [], []) == []
 
 
 def test_figures_draw_nothing_when_there_is_nothing_to_draw():

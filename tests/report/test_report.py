@@ -1,4 +1,4 @@
-"""clustersim.report.run on small hand-made run directories (no simulator needed)."""
+"""clustersim.report on small hand-made run directories (no simulator needed)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,15 @@ import pandas as pd
 import pytest
 
 from clustersim.errors import ClusterSimError
-from clustersim.report import figures
-from clustersim.report import run as report
+from clustersim.report import format as fmt
+from clustersim.report import series
+from clustersim.report.build import build_report
+from clustersim.report.files import load_run
+from clustersim.report.html import markdown_to_html
+from clustersim.report.sections.glossary import glossary_section
+from clustersim.report.sections.headline import headline_section
+from clustersim.report.sections.summary import summary_section
+from clustersim.report.sections.title import title_section
 
 DAY = 86400.0
 HORIZON = 3 * DAY
@@ -101,15 +108,15 @@ def write_run(path: Path, *, summary=None, config=None, jobs=None, timeseries=No
 def built(tmp_path_factory) -> Path:
     """One full build shared by the tests that read its output (figures take ~1 s)."""
     run = write_run(tmp_path_factory.mktemp("run"))
-    assert report.build(str(run)) == run / "report.md"
+    assert build_report(str(run)) == run / "report.md"
     return run
 
 
 def render(run: Path, *builders) -> tuple[str, str]:
     """Markdown and HTML of some sections only: no figures, so fast."""
-    loaded = report.load_run(run)
+    loaded = load_run(run)
     md = "\n\n".join(b(loaded).markdown for b in builders)
-    return md, report.markdown_to_html(md, run, "t")
+    return md, markdown_to_html(md, run, "t")
 
 
 # --------------------------------------------------------------------------- the full build
@@ -200,15 +207,15 @@ def test_verdict_flips_when_p90_crosses_two_hours(tmp_path, p90, expected):
     summary = copy.deepcopy(SUMMARY)
     summary["wait_s"]["p90"] = p90
     summary["jobs"]["rejected"] = 0  # a rejected job fails the verdict on its own (next test)
-    run = report.load_run(write_run(tmp_path, summary=summary))
-    assert expected in report.headline(run).markdown
+    run = load_run(write_run(tmp_path, summary=summary))
+    assert expected in headline_section(run).markdown
 
 
 def test_verdict_counts_jobs_still_queued_at_the_end(tmp_path):
     # p90 of started jobs is 1.5 h, but half the measured jobs have been queued for a day.
     rows = JOBS + [(f"q{i}", "train", 256, DAY + 100.0 * i, NAN, NAN, "queued") for i in range(4)]
-    run = report.load_run(write_run(tmp_path, jobs=jobs_frame(rows)))
-    text = report.headline(run).markdown
+    run = load_run(write_run(tmp_path, jobs=jobs_frame(rows)))
+    text = headline_section(run).markdown
     assert "**Verdict: target not met.** p90 wait of started jobs is 1.50 h" in text
     assert "5 jobs were still queued at the end" in text
     assert "<!-- class: not-met -->" in text
@@ -217,8 +224,8 @@ def test_verdict_counts_jobs_still_queued_at_the_end(tmp_path):
 def test_verdict_without_any_wait_cannot_tell(tmp_path):
     summary = copy.deepcopy(SUMMARY)
     summary["wait_s"]["p90"] = None
-    run = report.load_run(write_run(tmp_path, summary=summary))
-    assert "**Verdict: cannot tell.**" in report.headline(run).markdown
+    run = load_run(write_run(tmp_path, summary=summary))
+    assert "**Verdict: cannot tell.**" in headline_section(run).markdown
 
 
 # --------------------------------------------------------------------------- awkward inputs
@@ -232,7 +239,7 @@ def test_null_summary_values_render_as_na(tmp_path):
     summary["jobs"]["finished"] = None
     summary["by_class"]["eval"] = {"jobs": None, "wait_s": None, "jct_s": {}}
     run = write_run(tmp_path, summary=summary)
-    md, page = render(run, report.title, report.headline, report.summary_tables, report.glossary)
+    md, page = render(run, title_section, headline_section, summary_section, glossary_section)
     assert "GPU utilisation was **n/a**" in md
     assert "p90 wait was **n/a**" in md
     assert "**n/a** of **6** jobs finished" in md
@@ -248,7 +255,7 @@ def test_empty_jobs_table_still_builds(tmp_path):
     summary["wait_s"] = {"mean": None, "p50": None, "p90": None, "p99": None}
     summary["by_class"] = {}
     run = write_run(tmp_path, summary=summary, jobs=empty)
-    md = report.build(run).read_text()
+    md = build_report(run).read_text()
     assert "No job submitted after warm-up started" in md
     assert "**Verdict: cannot tell.**" in md
     assert (run / "figures" / "utilisation.png").read_bytes().startswith(PNG_MAGIC)
@@ -260,8 +267,8 @@ def test_unknown_summary_keys_are_ignored_but_numbers_shown(tmp_path):
     summary = copy.deepcopy(SUMMARY)
     summary.update({"goodput": 0.91, "mtbf_s": 7200.0, "node_failures": 12,
                     "failures": {"count": 3}, "note": "text", "flag": True})
-    run = report.load_run(write_run(tmp_path, summary=summary))
-    md = report.summary_tables(run).markdown
+    run = load_run(write_run(tmp_path, summary=summary))
+    md = summary_section(run).markdown
     assert "| `goodput` | 91.0 % |" in md
     assert "| `mtbf_s` | 2.00 h |" in md
     assert "| `node_failures` | 12 |" in md
@@ -274,7 +281,7 @@ def test_user_text_is_escaped_in_markdown_and_html(tmp_path):
     config = copy.deepcopy(CONFIG)
     config["scenario"]["name"] = "x_*y*_"
     run = write_run(tmp_path, summary=summary, config=config)
-    md, page = render(run, report.title, report.summary_tables)
+    md, page = render(run, title_section, summary_section)
     assert r"| a\|b \<script\> | 3 |" in md
     assert "<script" not in page
     assert "<td>a|b &lt;script&gt;</td>" in page
@@ -285,8 +292,8 @@ def test_timeseries_is_drawn_to_the_horizon_and_mean_is_time_weighted():
     t = np.array([0.0, 10.0, 30.0])
     busy, up = np.array([0.0, 5.0, 10.0]), np.array([10.0, 10.0, 20.0])
     # [10, 40]: busy 5*20 + 10*10 = 200 GPU-s over up 10*20 + 20*10 = 400 GPU-s
-    assert figures.time_weighted_ratio(t, busy, up, 10.0, 40.0) == pytest.approx(0.5)
-    x, cols = figures.downsample(t, {"busy": busy}, horizon=40.0)
+    assert series.time_weighted_ratio(t, busy, up, 10.0, 40.0) == pytest.approx(0.5)
+    x, cols = series.downsample(t, {"busy": busy}, horizon=40.0)
     assert list(x) == [0.0, 10.0, 30.0, 40.0] and list(cols["busy"]) == [0.0, 5.0, 10.0, 10.0]
 
 
@@ -294,15 +301,15 @@ def test_long_timeseries_is_binned_not_plotted_point_by_point():
     n = 200_000
     t = np.linspace(0.0, 1000.0, n, endpoint=False)
     busy = np.where(np.arange(n) % 2 == 0, 0.0, 10.0)  # flickers: mean 5 everywhere
-    x, cols = figures.downsample(t, {"busy": busy}, horizon=1000.0)
-    assert len(x) == figures.BINS + 1
+    x, cols = series.downsample(t, {"busy": busy}, horizon=1000.0)
+    assert len(x) == series.BINS + 1
     assert np.allclose(cols["busy"], 5.0, atol=0.01)
 
 
 def test_size_buckets_use_distinct_sizes_when_few_else_ranges():
-    assert [b[0] for b in figures.size_buckets([8, 1, 8, 64])] == ["1", "8", "64"]
+    assert [b[0] for b in series.size_buckets([8, 1, 8, 64])] == ["1", "8", "64"]
     sizes = [1, 2, 4, 8, 16, 32, 64, 2048]
-    assert [b[0] for b in figures.size_buckets(sizes)] == ["1", "2–8", "9–64", ">1024"]
+    assert [b[0] for b in series.size_buckets(sizes)] == ["1", "2–8", "9–64", ">1024"]
 
 
 # --------------------------------------------------------------------------- user errors
@@ -310,19 +317,19 @@ def test_size_buckets_use_distinct_sizes_when_few_else_ranges():
 
 def test_a_directory_that_is_not_a_run_directory(tmp_path):
     with pytest.raises(ClusterSimError, match=re.escape(str(tmp_path)) + ".*not a run directory"):
-        report.build(tmp_path)
+        build_report(tmp_path)
 
 
 def test_a_path_that_does_not_exist(tmp_path):
     with pytest.raises(ClusterSimError, match="no such directory"):
-        report.build(tmp_path / "nope")
+        build_report(tmp_path / "nope")
 
 
 def test_a_missing_file_is_named(tmp_path):
     run = write_run(tmp_path)
     (run / "timeseries.parquet").unlink()
     with pytest.raises(ClusterSimError, match=re.escape(str(run / "timeseries.parquet"))):
-        report.build(run)
+        build_report(run)
 
 
 @pytest.mark.parametrize(
@@ -337,17 +344,17 @@ def test_unreadable_files_are_named(tmp_path, name, content, message):
     run = write_run(tmp_path)
     (run / name).write_bytes(content)
     with pytest.raises(ClusterSimError, match=re.escape(str(run / name)) + ": " + message):
-        report.build(run)
+        build_report(run)
 
 
 def test_missing_columns_are_named(tmp_path):
     run = write_run(tmp_path, timeseries=timeseries_frame().drop(columns=["queued_gpus"]))
     with pytest.raises(ClusterSimError, match=r"timeseries\.parquet: missing column\(s\) queued_gpus"):
-        report.build(run)
+        build_report(run)
 
 
 def test_import_is_cheap_and_does_not_pull_in_the_simulator():
-    code = ("import sys, clustersim.report.run; "
+    code = ("import sys, clustersim.report.build; "
             "print(sorted(m for m in ('pandas', 'matplotlib', 'simpy', 'clustersim.engine.core') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -355,6 +362,6 @@ def test_import_is_cheap_and_does_not_pull_in_the_simulator():
 
 
 def test_percent_and_duration_helpers_handle_nan():
-    assert report._pct(math.nan) == "n/a"
-    assert report._dur(None) == "n/a"
-    assert report._dur(90.0) == "1.5 min"
+    assert fmt.percent(math.nan) == "n/a"
+    assert fmt.duration(None) == "n/a"
+    assert fmt.duration(90.0) == "1.5 min"

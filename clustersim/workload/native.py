@@ -1,58 +1,23 @@
-"""Where jobs come from: synthetic job classes and native trace files, as JobSpec streams.
+"""The native trace format: reading it (CSV or Parquet) and turning its rows into JobSpecs.
 
-A workload is an iterator of ``JobSpec`` in submit order. Synthetic classes draw from their
-own named streams (``arrivals.<class>``, ``sizes.<class>``, ``durations.<class>``), so
-changing one class's durations leaves every arrival time unchanged (common random numbers).
+A native trace has the columns ``job_id, submit_s, num_gpus, duration_s`` and optionally
+``job_class, user, gpu_type``. :func:`read_native` reads one into a (jobs, rejected) pair of
+DataFrames; :func:`trace_jobs` turns a native-schema frame (from here or from any adapter)
+into a lazy JobSpec stream. pandas and pyarrow are imported only when a file is read.
 """
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-from clustersim.config import JobClass, Scenario
 from clustersim.errors import TraceError
 from clustersim.model import JobSpec
-from clustersim.rng import Draws, Streams
 
 NATIVE_REQUIRED = ("job_id", "submit_s", "num_gpus", "duration_s")
 NATIVE_OPTIONAL = ("job_class", "user", "gpu_type")
-
-
-def class_jobs(cls: JobClass, streams: Streams, horizon: float) -> Iterator[JobSpec]:
-    """Poisson arrivals of one class, submitted before ``horizon``."""
-    if cls.arrival_rate_per_h <= 0:
-        return
-    mean_gap = 3600.0 / cls.arrival_rate_per_h
-    gen_a = streams(f"arrivals.{cls.name}")
-    gen_s = streams(f"sizes.{cls.name}")
-    gen_d = streams(f"durations.{cls.name}")
-    gaps = Draws(lambda n: gen_a.exponential(mean_gap, n))
-    counts = np.array(list(cls.gpus), dtype=np.int64)
-    probs = np.array(list(cls.gpus.values()), dtype=float)
-    probs = probs / probs.sum()
-    if len(counts) == 1:
-        only = int(counts[0])
-        sizes = Draws(lambda n: np.full(n, only))
-    else:
-        sizes = Draws(lambda n: counts[gen_s.choice(len(counts), size=n, p=probs)])
-    durations = Draws(cls.duration.sampler(gen_d))
-    name = cls.name
-    t = 0.0
-    while True:
-        t += gaps.next()
-        if t >= horizon:
-            return
-        yield JobSpec(None, t, int(sizes.next()), float(durations.next()), name)
-
-
-def synthetic_jobs(classes: list[JobClass], streams: Streams, horizon: float) -> Iterator[JobSpec]:
-    """All classes merged in submit order (ties keep class order)."""
-    sources = [class_jobs(c, streams, horizon) for c in classes]
-    return heapq.merge(*sources, key=lambda s: s.submit_s)
 
 
 def trace_jobs(frame, chunk: int = 65536) -> Iterator[JobSpec]:
@@ -83,26 +48,6 @@ def trace_jobs(frame, chunk: int = 65536) -> Iterator[JobSpec]:
         )
         for row in rows:
             yield JobSpec(*row)
-
-
-def scenario_jobs(scenario: Scenario, streams: Streams) -> Iterator[JobSpec]:
-    """The scenario's workload as a JobSpec stream in submit order."""
-    wl = scenario.workload
-    if wl.classes is not None:
-        return synthetic_jobs(wl.classes, streams, scenario.horizon)
-    frame, _rejected = load_trace(wl.trace, wl.format, strict=True)
-    return trace_jobs(frame)
-
-
-# ----------------------------------------------------------------------------------- files
-
-
-def load_trace(path: Path, fmt: str = "native", *, strict: bool = True):
-    """Read a trace in any supported format as (native jobs frame, rejected rows frame)."""
-    from clustersim.workload.replay import load_any
-
-    adapted = load_any(path, fmt, strict=strict)
-    return adapted.jobs, adapted.rejected
 
 
 def _rejected_frame(rows: list[tuple[int, str, str]]):
@@ -262,30 +207,3 @@ def _raw_row(raw, i: int) -> str:
     import pandas as pd
 
     return ",".join("" if pd.isna(v) else str(v) for v in raw.iloc[i].tolist())[:200]
-
-
-def read_empirical(path: str | Path) -> np.ndarray:
-    """Durations for an empirical distribution: one number per line, or a CSV with a
-    ``duration_s`` column. All must be finite and >= 0; at least one value."""
-    import pandas as pd
-
-    path = Path(path)
-    if not path.exists():
-        raise TraceError(str(path), "empirical distribution file not found")
-    raw = pd.read_csv(path, dtype=str, header=None, keep_default_na=False)
-    first = raw.iloc[0].tolist() if len(raw) else []
-    if "duration_s" in [str(v).strip() for v in first]:
-        col = [str(v).strip() for v in first].index("duration_s")
-        texts = raw.iloc[1:, col]
-        offset = 2
-    else:
-        texts = raw.iloc[:, 0]
-        offset = 1
-    values = pd.to_numeric(texts.str.strip(), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    bad = ~np.isfinite(values) | (values < 0)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise TraceError(str(path), f"expected a duration in seconds >= 0, got {texts.iloc[i]!r}", line=i + offset)
-    if len(values) == 0:
-        raise TraceError(str(path), "no values: expected one duration in seconds per line")
-    return values

@@ -1,0 +1,85 @@
+"""``clustersim run``: one replication of a scenario into a run directory and its report
+(``--seeds`` hands over to the replications of ``cli.plan``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from clustersim.cli.common import (
+    SetOption,
+    default_scenario,
+    print_summary,
+    progress_bar,
+    user_errors,
+)
+
+
+def run(
+    scenario: Annotated[Path | None, typer.Argument(help="scenario YAML (default: seeds/lingang-4000.yaml)")] = None,
+    seed: Annotated[int, typer.Option(help="random seed (same seed, same output)", min=0)] = 0,
+    out: Annotated[Path | None, typer.Option(help="run directory (default: reports/<scenario name>/)")] = None,
+    set_: SetOption = None,
+    report: Annotated[bool, typer.Option(help="build report.md/report.html after the run")] = True,
+    seeds: Annotated[str | None, typer.Option(help="replicate: a count (20), a range (1-20) or a list (3,5,8); prints means with 95% CIs")] = None,
+    precision: Annotated[str | None, typer.Option(help="with --seeds: add seeds until each --metric's CI half-width is within this share of its mean, e.g. 5%")] = None,
+    metric: Annotated[list[str] | None, typer.Option(help="with --seeds: metrics to show / reach --precision on, e.g. wait_s.p90")] = None,
+    max_seeds: Annotated[int, typer.Option(help="with --precision: cap on seeds", min=2)] = 100,
+    dask: Annotated[str | None, typer.Option(help="with --seeds: run on this Dask scheduler address")] = None,
+    workers: Annotated[int | None, typer.Option(help="with --seeds: local worker processes (default: all cores)", min=1)] = None,
+) -> None:
+    """Simulate a scenario and write the run directory and its report (or replicate it over seeds)."""
+    from clustersim.config import load_scenario
+
+    if seeds is not None or precision is not None:
+        from clustersim.cli.plan import run_replications
+
+        run_replications(
+            scenario=scenario, seeds=seeds or "20", precision=precision, metric=metric,
+            max_seeds=max_seeds, set_=set_, out=out, dask=dask, workers=workers,
+        )
+        return
+    with user_errors():
+        path = scenario or default_scenario()
+        sc = load_scenario(path, set_ or [])
+        run_dir = out or Path("reports") / sc.name
+        trace = None
+        if sc.workload.trace is not None:
+            from clustersim.workload import load_any
+
+            trace = load_any(sc.workload.trace, sc.workload.format, strict=True)
+        simulate_and_write(sc, seed, run_dir, report, trace=trace, frame=None if trace is None else trace.jobs)
+
+
+def simulate_and_write(sc, seed: int, run_dir: Path, report: bool, *, trace=None, frame=None) -> None:
+    """Run one replication, write the run directory (and report), print the summary."""
+    from clustersim.engine.core import simulate
+    from clustersim.results import rundir as output
+
+    output.begin_run(run_dir, sc, seed)
+    specs = None
+    if frame is not None:
+        from clustersim.workload import trace_jobs
+
+        specs = trace_jobs(frame)
+    progress, bar = progress_bar(f"simulating {sc.name}")
+    with bar:
+        result = simulate(sc, seed, progress=progress, specs=specs)
+    if frame is not None:
+        from clustersim.workload import annotate
+
+        annotate(result, frame, trace)
+    output.write_run(run_dir, result)
+    if trace is not None and len(trace.rejected):
+        output.write_csv(run_dir / "rejected_rows.csv", trace.rejected)
+    report_path = None
+    if report:
+        from clustersim.report.build import build_report
+
+        report_path = build_report(run_dir)
+    print_summary(result.summary)
+    typer.echo(f"run directory: {run_dir}")
+    if report_path is not None:
+        typer.echo(f"report: {report_path}")
