@@ -87,11 +87,6 @@ class RecordingEngine(Engine):
         assert queue.gpus == sum(j.spec.num_gpus for j in queue.jobs)
         assert not (set(queue.jobs) & set(self.running))
 
-    def submit(self, spec):
-        job = super().submit(spec)
-        self.invariants()
-        return job
-
     def start(self, job, nodes):
         super().start(job, nodes)
         self.placed[job.spec.job_id if job.spec.job_id is not None else str(job.seq)] = tuple(nodes)
@@ -101,9 +96,9 @@ class RecordingEngine(Engine):
         assert len(nodes) == (1 if g <= per else g // per), (job, nodes)
         assert len(set(nodes)) == len(nodes)
 
-    def _finish(self, event):
-        super()._finish(event)
-        self.invariants()
+    def _pass(self, event):
+        super()._pass(event)
+        self.invariants()  # after the instant's one pass (events only change state before it)
 
 
 def run_engine(scenario: Scenario, specs=None, *, seed: int = 0, check: bool = True):

@@ -24,7 +24,8 @@ class SjfConfig(Frozen):
 
 
 class BackfillConfig(Frozen):
-    """EASY backfilling over arrival order: the head holds a reservation, others may jump it."""
+    """EASY backfilling over arrival order (Lifka 1995; Mu'alem & Feitelson 2001): the head holds
+    a reservation, later jobs may start if they end by its start or use only its extra nodes."""
 
     kind: Literal["backfill"] = Field(description="EASY backfilling")
     depth: int = Field(
@@ -32,8 +33,18 @@ class BackfillConfig(Frozen):
     )
 
 
+class ConservativeConfig(Frozen):
+    """Conservative backfilling: every queued job holds a reservation; a job starts early only
+    if it delays none of the jobs ahead of it."""
+
+    kind: Literal["conservative"] = Field(description="conservative backfilling")
+    depth: int = Field(
+        100, ge=1, description="how many queued jobs behind the head hold a reservation"
+    )
+
+
 PolicyConfig = Annotated[
-    FifoConfig | SjfConfig | BackfillConfig,
+    FifoConfig | SjfConfig | BackfillConfig | ConservativeConfig,
     BeforeValidator(kind_shorthand),
     Field(discriminator="kind"),
 ]
@@ -61,7 +72,7 @@ PlacementConfig = Annotated[
 class SchedulerConfig(Frozen):
     policy: PolicyConfig = Field(
         default_factory=lambda: BackfillConfig(kind="backfill"),
-        description="queue policy: fifo, sjf or backfill (or a mapping with kind and options)",
+        description="queue policy: fifo, sjf, backfill (EASY) or conservative (or a mapping with kind and options)",
     )
     placement: PlacementConfig = Field(
         default_factory=lambda: PackConfig(kind="pack"),

@@ -46,6 +46,7 @@ class Cluster:
         self.busy_gpus = 0
         self.retired_nodes = 0
         self.version = 0  # bumped when nodes change state (not on allocate/release)
+        self.changes = 0  # bumped on every change of free capacity (allocate, release, nodes)
         self.on_retired: Callable[[int], None] | None = None  # told when a node leaves service
         self.typed = False  # more than one pool: jobs must be matched to pools
         first = self.add_pool(pool, gpus_per_node, speed)
@@ -61,6 +62,7 @@ class Cluster:
         self.pools.append(pool)
         self.typed = len(self.pools) > 1
         self.version += 1
+        self.changes += 1
         return pool
 
     @property
@@ -184,6 +186,7 @@ class Cluster:
         self.busy_gpus += used
         pool.busy_gpus += used
         heapq.heappush(pool.end_heap, (job.expected_end_s, job.seq, job.token, job))
+        self.changes += 1
 
     def release(self, job: Job) -> None:
         pool = self.pools[job.pool]
@@ -206,6 +209,7 @@ class Cluster:
                 self.busy_gpus -= take
                 pool.busy_gpus -= take
         job.nodes = ()
+        self.changes += 1
         heap = pool.end_heap
         while heap and (not heap[0][3].nodes or heap[0][3].token != heap[0][2]):
             heapq.heappop(heap)
@@ -230,6 +234,7 @@ class Cluster:
         self.up_gpus += count * g
         p.up_nodes += count
         self.version += 1
+        self.changes += 1
         return ids
 
     def hold_spares(self, count: int) -> None:
@@ -263,6 +268,7 @@ class Cluster:
             self.buckets[self.gpus_per_node][node] = None
             taken.append(node)
         self.version += 1
+        self.changes += 1
         return taken
 
     def schedulable_nodes(self) -> int:
@@ -291,6 +297,7 @@ class Cluster:
         self.busy_gpus -= busy_here
         pool.busy_gpus -= busy_here
         self.version += 1
+        self.changes += 1
         if draining:  # a retiring node that fails is gone: it will not be repaired
             self._leave(node)
         return victims
@@ -315,6 +322,7 @@ class Cluster:
         self.up_gpus += pool.gpus_per_node
         pool.up_nodes += 1
         self.version += 1
+        self.changes += 1
 
     def retire(self, node: int) -> bool:
         """Take ``node`` out of service for good: at once if it is down or idle (True), else
@@ -330,6 +338,7 @@ class Cluster:
         del pool.buckets[self.free[node]][node]
         self.draining[node] = None
         self.version += 1
+        self.changes += 1
         return False
 
     def _leave(self, node: int) -> None:
@@ -346,6 +355,7 @@ class Cluster:
         self.retired_nodes += 1
         pool.nodes.pop(node, None)
         self.version += 1
+        self.changes += 1
         if self.on_retired is not None:
             self.on_retired(node)
 

@@ -1,21 +1,23 @@
 """The engine core: the event loop, the cluster, the queue and the policy; no file I/O.
 
 ``simulate(scenario, seed)`` runs one replication and returns a ``RunResult`` of plain
-tables. The scheduler acts only when something changes (an arrival, a completion, or a
-change of capacity that a component reports). Job completions are SimPy timeouts carrying a
-token; a job interrupted later (failure, preemption) bumps its token and the stale completion
-is ignored.
+tables. Job completions are SimPy timeouts carrying a token; a job interrupted later
+(failure, preemption) bumps its token and the stale completion is ignored.
+
+One scheduling pass per instant: an event (arrival, completion, failure, repair, delivery,
+demand step) only changes state and asks for a pass (``request_pass``). The pass is a SimPy
+event at the same time with a priority below every other event's (``PASS``), so it runs once,
+after all the events of its instant have been applied, whatever their order. Components whose
+work outranks training (replicas) act first (``before_pass``), then the queue policy, then one
+timeseries row is recorded.
 
 The core knows no failure, supply or inference model: those are components
 (``engine.component``) built from the scenario by ``components()`` and attached in that order.
 They act on the core through ``start``, ``stop``, ``requeue``, ``evict``, ``capacity_changed``,
 ``nodes_entered`` and ``node_left``, and the core calls the hooks they implement.
 
-GPU types: nodes belong to pools, one per type (see cluster.py). A job asks for a type or
-``any``; at submission ``route`` gives it the pools it may use, in the order to try, or a
-reason why none will ever hold it. A job's work is its ``duration_s`` at speed 1.0; a segment
-that starts on a pool of speed ``s`` needs ``remaining / s`` seconds of wall time, and progress
-is credited back as ``wall * s``.
+GPU types: a job is routed at submission to the pools it may use (``route``); its work is
+``duration_s`` at speed 1.0, taking ``work / speed`` of wall time on a pool of speed ``s``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from clustersim.config import Scenario
 from clustersim.engine import segments
 from clustersim.engine.cluster import Cluster
 from clustersim.engine.component import Component, overrides
-from clustersim.engine.policies import build_placement, build_policy
+from clustersim.engine.placement import build_placement
+from clustersim.engine.policies import build_policy
 from clustersim.engine.queue import JobQueue
 from clustersim.model import FINISHED, QUEUED, REJECTED, RUNNING, Job, JobSpec
 from clustersim.results.recorder import JobLog, Recorder, events_frame
@@ -40,7 +43,14 @@ from clustersim.rng import Streams
 from clustersim.workload.sources import scenario_jobs
 
 ProgressFn = Callable[[float], None]
-Router = Callable[[int, str], "tuple[int, ...] | str"]
+PASS = simpy.core.NORMAL + 1  # after every NORMAL and URGENT event of the same instant
+Router = Callable[[int, str], "tuple[int, ...] | str"]  # (GPUs, type) -> pools or why not
+
+
+class _PassMarker:  # what SimPy's loop needs of an event: the pass's entry in its queue
+    __slots__ = ("callbacks",)
+    _ok = True
+    _value = None
 
 
 def components(scenario: Scenario, streams: Streams) -> list[Component]:
@@ -116,11 +126,14 @@ class Engine:
         self._specs = iter(specs)
         self._next_spec: JobSpec | None = None
         self._result: RunResult | None = None
+        self._pass_at: float | None = None  # time of the pass already asked for, if any
+        self._marker = _PassMarker()
+        self._changed = True  # capacity changed since the last pass (not only arrivals)
+        self._new: list[Job] = []  # jobs queued since the last pass
         self._record()
         self._schedule_arrival()
 
-    def part(self, kind: type) -> Component | None:
-        """The attached component of type ``kind``, if any (for tests and reports)."""
+    def part(self, kind: type) -> Component | None:  # the attached component of that type
         return next((p for p in self.parts if isinstance(p, kind)), None)
 
     # ------------------------------------------------------------------------------- running
@@ -181,7 +194,7 @@ class Engine:
             self.submit(spec)
             spec = None
 
-    def call_at(self, when: float, callback) -> None:
+    def call_at(self, when: float, callback, priority: int = simpy.core.NORMAL) -> None:
         """Run ``callback(event)`` at exactly ``when``. A timeout of ``when - now`` can land an
         ulp early (now + (when - now) != when in floating point), which would start a job before
         its submit time; so the event goes into SimPy's queue at the absolute time."""
@@ -189,7 +202,7 @@ class Engine:
         event._ok = True
         event._value = None
         event.callbacks.append(callback)
-        heapq.heappush(self.env._queue, (when, simpy.core.NORMAL, next(self.env._eid), event))
+        heapq.heappush(self.env._queue, (when, priority, next(self.env._eid), event))
 
     def _arrive(self, _event) -> None:
         spec = self._next_spec
@@ -215,8 +228,8 @@ class Engine:
         for hook in self._on_submit:
             hook(job)
         self.queue.push(job)
-        self.policy.schedule(self.queue, self.cluster, self.placement, self.env.now, self.start, [job])
-        self._record()
+        self._new.append(job)
+        self.request_pass(changed=False)
         return job
 
     def _route(self, job: Job) -> str | None:
@@ -282,10 +295,7 @@ class Engine:
         job.state = FINISHED
         job.end_s = now
         self.log.add(job, FINISHED)
-        for hook in self._before_pass:
-            hook()
-        self.policy.schedule(self.queue, self.cluster, self.placement, now, self.start, None)
-        self._record()
+        self.request_pass(changed=True)
 
     def stop(self, job: Job) -> None:
         """Take a running job off its nodes now (its scheduled completion becomes stale)."""
@@ -315,11 +325,30 @@ class Engine:
     # ------------------------------------------------------------------------------- capacity
 
     def capacity_changed(self) -> None:
-        """Nodes or running jobs changed other than as planned: replan and schedule."""
+        """Nodes or running jobs changed other than as planned: plans are void; schedule."""
         self.policy.invalidate()
+        self.request_pass(changed=True)
+
+    def request_pass(self, changed: bool) -> None:
+        """Ask for the scheduling pass of this instant (one per instant, after all its events).
+        ``changed``: capacity changed (a completion, a failure ...), not only arrivals."""
+        if changed:
+            self._changed = True
+        now = self.env.now
+        if self._pass_at == now:
+            return
+        self._pass_at = now
+        self._marker.callbacks = [self._pass]  # one reusable queue entry: one pass pending at most
+        heapq.heappush(self.env._queue, (now, PASS, next(self.env._eid), self._marker))
+
+    def _pass(self, _event) -> None:
+        self._pass_at = None
+        new = None if self._changed else self._new
+        self._changed = False
+        self._new = []
         for hook in self._before_pass:
             hook()
-        self.policy.schedule(self.queue, self.cluster, self.placement, self.env.now, self.start, None)
+        self.policy.schedule(self.queue, self.cluster, self.placement, self.env.now, self.start, new)
         self._record()
 
     def nodes_entered(self, nodes, keys=None, mature: bool = False) -> None:
@@ -367,4 +396,4 @@ def simulate(
     return engine.result()
 
 
-__all__ = ["RunResult", "simulate", "Engine", "components", "QUEUED", "RUNNING", "FINISHED", "REJECTED"]
+__all__ = ["Engine", "components", "simulate"]

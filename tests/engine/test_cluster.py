@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from clustersim.engine.availability import shadow
 from clustersim.engine.cluster import Cluster
-from clustersim.engine.policies import Fifo, Pack, ShortestFirst, Spread, shadow
+from clustersim.engine.placement import Pack, Spread
+from clustersim.engine.policies import Fifo, ShortestFirst
 from clustersim.engine.queue import JobQueue
 from clustersim.model import Job, JobSpec
 
@@ -162,10 +164,16 @@ def test_shadow():
     put(c, job(4, end=50), (0,))
     put(c, job(2, end=30), (0,))
     put(c, job(6, end=100), (1,))
-    # shadow of an 8-GPU head: node 0 is whole at 50; a 16-GPU head needs both: 100
-    assert shadow(8, c, 0) == (50, frozenset({0}))
-    assert shadow(4, c, 0) == (30, frozenset({0}))
-    assert shadow(16, c, 0) == (100, frozenset({0, 1}))
+    # an 8-GPU head: node 0 is whole at 50, no other whole node by then; a 4-GPU head: node 0 has 2 + 2
+    # free at 30 (the 4-GPU job still runs), no extra; a 16-GPU head needs both nodes: 100
+    def got(s):
+        return (s.t, s.nodes, s.extra, s.whole)
+
+    assert got(shadow(c, 8, 0)) == (50, {0}, 0, True)  # a whole node: counted as whole nodes
+    assert got(shadow(c, 4, 0)) == (30, {0}, 0, False)
+    assert got(shadow(c, 16, 0)) == (100, {0, 1}, 0, True)
+    # a 1-GPU head fits now on node 0 (2 free; the fullest node in bucket order): 1 extra GPU
+    assert got(shadow(c, 1, 0)) == (0, {0}, 1, False)
 
 
 # ---------------------------------------------------------------------------------- JobQueue

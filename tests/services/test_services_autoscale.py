@@ -168,6 +168,7 @@ def test_failure_kills_replicas_and_autoscaler_replaces_them(svc):
         assert job.kind == REPLICA
         job.owner.lost(job)
     engine.capacity_changed()
+    engine.env.run(until=1000.0 + 1e-6)  # the pass of this instant places the replacement
     assert len(s.replicas) == 2 and s.ready == 1  # replaced at once, starting
     assert node not in s.replicas[1].nodes
     engine.env.run(until=1000.0 + 300.0 + 1)

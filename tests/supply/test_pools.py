@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from clustersim.engine.availability import shadow
 from clustersim.engine.cluster import Cluster
-from clustersim.engine.policies import Pack, Spread, shadow
+from clustersim.engine.placement import Pack, Spread
 from clustersim.model import Job, JobSpec
 
 _seq = iter(range(10**9))
@@ -125,9 +126,13 @@ def test_shadow_per_pool():
     put(c, job(8, end=80), (1,))
     put(c, job(4, end=30, pools=(1,)), (2,))
     put(c, job(8, end=60, pools=(1,)), (3, 4))
-    assert shadow(8, c, 0, pool=0) == (50, frozenset({0}))
-    assert shadow(4, c, 0, pool=1) == (30, frozenset({2}))
-    assert shadow(12, c, 0, pool=1) == (60, frozenset({2, 3, 4}))
-    assert shadow(16, c, 0, pool=0) == (80, frozenset({0, 1}))
+    def got(gpus, pool):
+        s = shadow(c, gpus, 0, pool)
+        return (s.t, s.nodes)
+
+    assert got(8, 0) == (50, {0})
+    assert got(4, 1) == (30, {2})
+    assert got(12, 1) == (60, {2, 3, 4})
+    assert got(16, 0) == (80, {0, 1})
     c.retire(3)  # draining: never counts
-    assert shadow(12, c, 0, pool=1)[0] == float("inf")
+    assert shadow(c, 12, 0, 1).t == float("inf")

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reference.earliest import earliest_start
 
-from clustersim.engine.policies import shadow
 from clustersim.rng import Streams
 
 B_NOW = {"orders": [{"at": 0, "nodes": 1, "gpu_type": "B", "lead_time": 0, "burn_in": 0}]}
@@ -182,7 +182,7 @@ def test_easy_with_types_never_delays_the_head(sup, case):
             super()._check()
             if self.queue.jobs:
                 head = self.queue.jobs[0]
-                when = min(shadow(head.spec.num_gpus, self.cluster, self.env.now, p)[0] for p in head.pools)
+                when = min(earliest_start(self.cluster, head.spec.num_gpus, self.env.now, p) for p in head.pools)
                 promised[head] = min(promised.get(head, math.inf), when)
 
     specs = [sup.spec(*row) for row in case["specs"]]

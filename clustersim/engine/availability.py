@@ -1,0 +1,106 @@
+"""When GPUs become free: what the backfilling policies plan with.
+
+Running jobs end at their expected end (true run times are the estimates). These functions
+read the cluster's indexes and never change them; they give EASY the head's shadow time and extra capacity.
+
+Nodes that count: in service, not a hot spare, not draining for retirement. A replica's end is
+never (``inf``), so its GPUs never count as becoming free.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, field
+
+INF = math.inf
+
+
+@dataclass
+class Shadow:
+    """The head's reservation on one pool, as EASY defines it.
+
+    ``whole``: the head needs whole nodes (one node's worth or more). ``nodes`` is every node of the pool that will be
+    entirely free at the shadow time ``t`` (free now, or all its jobs end by ``t``), and
+    ``extra`` how many of them the head does not need. Otherwise the head needs part of one
+    node: ``nodes`` is that node and ``extra`` its GPUs free at ``t`` beyond the head's need.
+    """
+
+    pool: int
+    t: float
+    whole: bool
+    nodes: set[int] = field(default_factory=set)
+    extra: int = 0
+
+
+def _schedulable(cluster, node: int) -> bool:
+    return cluster.up[node] and not cluster.spare[node] and node not in cluster.draining
+
+
+def shadow(cluster, gpus: int, now: float, pool: int = 0) -> Shadow:
+    """The earliest time a job of ``gpus`` GPUs could start on ``pool`` if running jobs end as
+    expected and nothing else starts, with the capacity left over at that time. ``t`` is inf
+    when it never could (e.g. it waits for nodes still to be delivered)."""
+    p = cluster.pools[pool]
+    per = p.gpus_per_node
+    heap = list(p.end_heap)
+    free, jobs_on = cluster.free, cluster.jobs_on
+    if gpus >= per:
+        need = gpus // per
+        ready = set(p.buckets[per])
+        left: dict[int, int] = {}
+        t = now if len(ready) >= need else INF
+        while heap:
+            end, _seq, token, job = heap[0]
+            if t < INF and end > t:
+                break
+            heapq.heappop(heap)
+            if job.token != token or not job.nodes:
+                continue
+            for node in job.nodes:
+                if not _schedulable(cluster, node):
+                    continue
+                n = left.get(node)
+                if n is None:
+                    n = len(jobs_on[node])
+                n -= 1
+                left[node] = n
+                if n == 0:
+                    ready.add(node)
+            if t == INF and len(ready) >= need:
+                t = max(end, now)
+        if t == INF:
+            return Shadow(pool, INF, True)
+        return Shadow(pool, t, True, ready, len(ready) - need)
+    for k in range(gpus, per + 1):  # room now (a head that fits now has no wait)
+        for node in p.buckets[k]:
+            return Shadow(pool, now, False, {node}, free[node] - gpus)
+    gained: dict[int, int] = {}
+    while heap:
+        end, _seq, token, job = heapq.heappop(heap)
+        if job.token != token or not job.nodes:
+            continue
+        take = p.per_node(job.spec.num_gpus)
+        for node in job.nodes:
+            if not _schedulable(cluster, node):
+                continue
+            have = gained.get(node, free[node]) + take
+            gained[node] = have
+            if have >= gpus:
+                t = max(end, now)
+                at_t = free[node] + sum(p.per_node(j.spec.num_gpus) for j in jobs_on[node] if j.expected_end_s <= t)
+                return Shadow(pool, t, False, {node}, at_t - gpus)
+    return Shadow(pool, INF, False)
+
+
+def best_shadow(cluster, job, now: float) -> Shadow:
+    """The head's shadow on the pool (of those it may use) where it could start earliest;
+    ties go to the first in the job's order."""
+    if not cluster.typed:
+        return shadow(cluster, job.spec.num_gpus, now)
+    best = None
+    for pool in job.pools:
+        s = shadow(cluster, job.spec.num_gpus, now, pool)
+        if best is None or s.t < best.t:
+            best = s
+    return best

@@ -1,0 +1,30 @@
+"""Queue policies: which waiting jobs start now. One small class per policy behind the
+``QueuePolicy`` protocol (``strict``); the scenario names one by ``kind`` and ``build_policy``
+maps it to its class.
+
+- ``fifo``: strict arrival order (``strict.Fifo``);
+- ``sjf``: shortest job first, strict (``strict.ShortestFirst``);
+- ``backfill``: EASY backfilling as published (``easy.EasyBackfill``);
+- ``conservative``: conservative backfilling as published (``conservative.ConservativeBackfill``).
+"""
+
+from __future__ import annotations
+
+from clustersim.engine.policies.conservative import ConservativeBackfill
+from clustersim.engine.policies.easy import EasyBackfill
+from clustersim.engine.policies.strict import Fifo, QueuePolicy, ShortestFirst
+
+POLICIES: dict[str, type] = {
+    "fifo": Fifo,
+    "sjf": ShortestFirst,
+    "backfill": EasyBackfill,
+    "conservative": ConservativeBackfill,
+}
+
+
+def build_policy(cfg) -> QueuePolicy:
+    """The queue policy a ``config.PolicyConfig`` names (its ``kind``)."""
+    return POLICIES[cfg.kind].from_config(cfg)
+
+
+__all__ = ["POLICIES", "ConservativeBackfill", "EasyBackfill", "Fifo", "QueuePolicy", "ShortestFirst", "build_policy"]

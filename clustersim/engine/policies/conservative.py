@@ -1,0 +1,211 @@
+"""Conservative backfilling, as published (Mu'alem & Feitelson, IEEE TPDS 12(6), 2001).
+
+Every queued job, in queue order, gets a reservation: the earliest time at which it can run
+for its whole (estimated = true) run time given the running jobs and the reservations of every
+job ahead of it. A job starts when its reservation is now, so a job may start early only if it
+delays none of the jobs ahead of it. ``depth`` bounds how many queued jobs hold a reservation;
+jobs further back get one when they enter the window.
+
+The plan is kept while things go as planned (jobs end when expected, arrivals join the end of
+the queue) and rebuilt from scratch (the published "compression") when capacity changes other
+than as planned (a failure, a repair, a delivery, a replica: ``invalidate``) or the queue's
+order changes (a requeued job).
+
+On GPU-granular pools, where the paper is silent: whole-node jobs are planned on a count of
+entirely free nodes over time, as the paper plans processors (any free nodes will do when the
+job starts); a sub-node job is planned on one node's free GPUs over time, and may not take a
+node that the count of entirely free nodes needs. With typed pools a job is planned on the
+pool where it could start earliest (ties: the first in its order).
+
+Cost: a reservation searches the future free-capacity profile, so a pass costs more than an
+EASY pass; it is meant for comparison runs, with EASY the default.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right, insort
+
+from clustersim.model import Job
+
+INF = float("inf")
+
+
+class _Profile:
+    """One pool's future free capacity: running jobs' releases and the reservations made."""
+
+    def __init__(self, cluster, pool: int, now: float):
+        p = cluster.pools[pool]
+        self.pool = pool
+        self.per = p.gpus_per_node
+        up, spare, drain = cluster.up, cluster.spare, cluster.draining
+        self.nodes = [n for n in p.nodes if up[n] and not spare[n] and n not in drain]
+        self.free0 = {n: cluster.free[n] for n in self.nodes}
+        self.rel: dict[int, list[tuple[float, int]]] = {}
+        whole_from = []
+        for n in self.nodes:
+            rel = sorted((j.expected_end_s, p.per_node(j.spec.num_gpus)) for j in cluster.jobs_on[n])
+            self.rel[n] = rel
+            whole_from.append(rel[-1][0] if rel else now)
+        self.whole_from = sorted(whole_from)  # when each node is entirely free of running jobs
+        self.sub: dict[int, list[tuple[float, float, int]]] = {}  # node -> (start, end, GPUs)
+        self.subs: list[tuple[float, float, int]] = []  # every sub-node reservation: (start, end, node)
+        self.wholes: list[tuple[float, float, int]] = []  # (start, end, nodes)
+        self.times = sorted({now, *(t for r in self.rel.values() for t, _ in r if now <= t < INF)})
+
+    # ------------------------------------------------------------------------- levels
+
+    def free_at(self, n: int, t: float) -> int:
+        return (self.free0[n] + sum(g for e, g in self.rel[n] if e <= t)
+                - sum(g for s, e, g in self.sub.get(n, ()) if s <= t < e))
+
+    def whole_free(self, t: float) -> int:
+        """Entirely free nodes at ``t`` beyond the whole-node reservations active then."""
+        entire = bisect_right(self.whole_from, t)
+        busy = {n for s, e, n in self.subs if s <= t < e and self._entire_without_subs(n, t)}
+        return entire - len(busy) - sum(m for s, e, m in self.wholes if s <= t < e)
+
+    def _entire_without_subs(self, n: int, t: float) -> bool:
+        return self.free0[n] + sum(g for e, g in self.rel[n] if e <= t) == self.per
+
+    def _points(self, t: float, end: float) -> list[float]:
+        """Where a level over [t, end) can be lowest: t and every reservation start inside."""
+        return [t] + [s for s, e, _ in self.subs + self.wholes if t < s < end]
+
+    # ------------------------------------------------------------------------- search
+
+    def earliest(self, gpus: int, duration: float, now: float, order) -> tuple[float, tuple[int, ...]] | None:
+        """(start, nodes) of the earliest reservation; nodes only for a sub-node job."""
+        per = self.per
+        times = self.times[bisect_right(self.times, now):]
+        times.insert(0, now)  # the plan may be older than now
+        if gpus >= per:
+            need = gpus // per
+            for t in times:
+                end = t + duration
+                if all(self.whole_free(x) >= need for x in self._points(t, end)):
+                    return t, ()
+            return None
+        nodes = sorted(self.nodes, key=order)
+        for t in times:
+            end = t + duration
+            points = None
+            for n in nodes:
+                if self.free_at(n, t) < gpus:
+                    continue
+                own = [t] + [s for s, e, _ in self.sub.get(n, ()) if t < s < end]
+                if any(self.free_at(n, x) < gpus for x in own):
+                    continue
+                if points is None:
+                    points = self._points(t, end) + [e for e, _ in self.rel[n] if t < e < end]
+                if any(self._entire_without_subs(n, x) and self.free_at(n, x) == per and self.whole_free(x) < 1
+                       for x in points):
+                    continue
+                return t, (n,)
+        return None
+
+    def prune(self, now: float) -> None:
+        """Forget reservations that ended by ``now`` (they no longer bound any future)."""
+        if any(e <= now for _, e, _ in self.wholes):
+            self.wholes = [r for r in self.wholes if r[1] > now]
+        if any(e <= now for _, e, _ in self.subs):
+            self.subs = [r for r in self.subs if r[1] > now]
+            self.sub = {n: kept for n, res in self.sub.items() if (kept := [r for r in res if r[1] > now])}
+
+    def reserve(self, gpus: int, start: float, duration: float, nodes: tuple[int, ...]) -> None:
+        end = start + duration
+        if gpus >= self.per:
+            self.wholes.append((start, end, gpus // self.per))
+        else:
+            (n,) = nodes
+            self.sub.setdefault(n, []).append((start, end, gpus))
+            self.subs.append((start, end, n))
+        if end < INF and end not in self.times:
+            insort(self.times, end)
+
+
+class ConservativeBackfill:
+    """Conservative backfilling (see the module docstring)."""
+
+    def __init__(self, depth: int = 100):
+        self.depth = depth
+        self._profiles: dict[int, _Profile] | None = None
+        self._plan: dict[Job, tuple[int, float, tuple[int, ...]]] = {}  # job -> (pool, start, nodes)
+        self._planned: list[Job] = []  # the planned jobs, in queue order
+
+    @classmethod
+    def from_config(cls, cfg) -> ConservativeBackfill:
+        return cls(depth=cfg.depth)
+
+    def key(self, job: Job) -> tuple:
+        return (job.prio, job.seq)
+
+    def invalidate(self) -> None:
+        self._profiles = None
+
+    def schedule(self, queue, cluster, placement, now, start, new) -> None:
+        """Extend the plan to the jobs new to the window, then start every planned job whose
+        time is now. Jobs end when planned, so the plan holds until ``invalidate``."""
+        for _ in range(2):
+            if self._profiles is None or not self._extends(queue):
+                self._profiles, self._plan, self._planned = {}, {}, []
+            else:
+                for prof in self._profiles.values():
+                    prof.prune(now)
+            window = queue.jobs[: self.depth + 1]
+            for job in window[len(self._planned):]:
+                self._reserve(job, cluster, placement, now)
+            due = [j for j in window if self._plan[j][1] <= now]
+            for job in due:
+                nodes = self._nodes(job, cluster, placement, now)
+                if nodes is None:  # the plan no longer matches the cluster: replan now
+                    self._profiles = None
+                    break
+                queue.pop(queue.index(job))
+                self._planned.remove(job)
+                del self._plan[job]
+                start(job, nodes)
+            else:
+                return
+
+    def _extends(self, queue) -> bool:
+        """The planned jobs are still the head of the queue, in order."""
+        planned = self._planned
+        jobs = queue.jobs
+        return len(jobs) >= len(planned) and all(a is b for a, b in zip(planned, jobs, strict=False))
+
+    def _reserve(self, job: Job, cluster, placement, now: float) -> None:
+        g = job.spec.num_gpus
+        best = None
+        free = cluster.free
+        for pool in job.pools:
+            p = cluster.pools[pool]
+            prof = self._profiles.get(pool)
+            if prof is None:
+                prof = self._profiles[pool] = _Profile(cluster, pool, now)
+            rank = {k: i for i, k in enumerate(placement.order(g, p.gpus_per_node))} if g <= p.gpus_per_node else {}
+            found = prof.earliest(g, job.run_estimate(p.speed), now, lambda n, r=rank: (r.get(free[n], len(r)), n))
+            if found is not None and (best is None or found[0] < best[1]):
+                best = (pool, found[0], found[1])
+        if best is None:  # fits no pool even when everything has ended: no reservation
+            best = (job.pools[0], INF, ())
+        else:
+            pool = best[0]
+            self._profiles[pool].reserve(g, best[1], job.run_estimate(cluster.pools[pool].speed), best[2])
+        self._plan[job] = best
+        self._planned.append(job)
+
+    def _nodes(self, job: Job, cluster, placement, now: float) -> tuple[int, ...] | None:
+        """The nodes a due job starts on now, or None if the cluster does not hold them."""
+        pool, _, nodes = self._plan[job]
+        g = job.spec.num_gpus
+        p = cluster.pools[pool]
+        if g < p.gpus_per_node:
+            (n,) = nodes
+            ok = cluster.free[n] >= g and cluster.up[n] and n not in cluster.draining and not cluster.spare[n]
+            return nodes if ok else None
+        # whole nodes: preferably not those a sub-node reservation needs while this job runs
+        end = now + job.run_estimate(p.speed)
+        pinned = {n for s, e, n in self._profiles[pool].subs if s < end and e > now}
+        order = placement.order(g, p.gpus_per_node)
+        # the count of free nodes guarantees room; a pinned sub-node job is replanned elsewhere
+        return cluster.find(g, order, pinned, pool) or cluster.find(g, order, pool=pool)

@@ -1,0 +1,153 @@
+"""EASY backfilling, as published.
+
+Lifka, "The ANL/IBM SP scheduling system" (JSSPP 1995), and Mu'alem & Feitelson,
+"Utilization, predictability, workloads, and user runtime estimates in scheduling the IBM SP2
+with backfilling" (IEEE TPDS 12(6), 2001). The rules, once per scheduling pass:
+
+1. Start jobs from the head of the queue, in order, while the head fits.
+2. For the first job that does not fit (the head), compute the *shadow time* ``T``, the
+   earliest time enough nodes will be free for it if running jobs end as expected, and the
+   *extra* nodes, those free at ``T`` beyond what the head needs.
+3. Scan the later jobs in queue order. A job that fits in the nodes free now starts now if it
+   ends by ``T`` (ending exactly at ``T`` is allowed), or else if it needs no more than the
+   extra nodes, which then shrink by what it takes. ``T`` and the extra are computed once per
+   pass, so a backfilled job never delays the head.
+
+Run-time estimates are the jobs' true run times (an optimistic bound on real EASY, whose users
+over-estimate). ``depth`` bounds how many jobs behind the head one pass considers.
+
+Where the papers are silent (they schedule whole, identical nodes):
+
+- Sub-node jobs, GPU-granular. A head that needs part of one node reserves the node where it
+  could start earliest; that node's GPUs free at ``T`` beyond the head's need are the extra,
+  counted in GPUs. A whole-node head's extra counts nodes that will be entirely free at ``T``;
+  a long backfill (one that does not end by ``T``) goes first to nodes the head will not need
+  (busy past ``T`` anyway), and uses one extra node only when there is no such room. A job
+  that ends by ``T`` goes where the placement policy puts it.
+- Typed pools (GPU types). The head's reservation is on the pool where it could start
+  earliest (ties: the first in its order); a later job may start on any of its other pools
+  freely, and on the reserved pool under the rules above, with its run time at that pool's
+  speed. A head that fits no pool even when every running job has ended (it waits for a
+  delivery) has no reservation.
+"""
+
+from __future__ import annotations
+
+from clustersim.engine.availability import Shadow, best_shadow
+from clustersim.engine.policies.strict import start_heads
+from clustersim.model import Job
+
+INF = float("inf")
+
+
+class EasyBackfill:
+    """EASY backfilling (see the module docstring for the rules and their GPU extensions)."""
+
+    def __init__(self, depth: int = 100):
+        self.depth = depth
+        self._shadow: Shadow | None = None
+        self._for: tuple | None = None  # (head, cluster.version) the shadow is valid for
+        self._fresh_from = 1  # queue index from which jobs were not examined since the last pass
+
+    @classmethod
+    def from_config(cls, cfg) -> EasyBackfill:
+        return cls(depth=cfg.depth)
+
+    def key(self, job: Job) -> tuple:
+        return (job.prio, job.seq)
+
+    def invalidate(self) -> None:
+        self._for = None
+
+    def schedule(self, queue, cluster, placement, now, start, new) -> None:
+        changed = start_heads(queue, cluster, placement, start) or new is None
+        jobs = queue.jobs
+        if len(jobs) < 2 or cluster.free_gpus == 0:
+            self._fresh_from = 1  # nothing examined: the next pass looks at the whole window
+            return
+        head = jobs[0]
+        # Jobs end when expected, so completions leave the shadow (and the extra left) as it
+        # is; it is replanned when the head changes, nodes change, or ``invalidate``.
+        if self._for != (head, cluster.version):
+            self._shadow = best_shadow(cluster, head, now)
+            changed = True
+        last = min(len(jobs) - 1, self.depth)
+        if changed:
+            candidates = range(1, last + 1)
+        else:
+            # Nothing changed since the last pass but arrivals: every job it examined still
+            # cannot start (same free nodes, same shadow, same extra). Only jobs that entered
+            # the window since can.
+            candidates = range(max(self._fresh_from, 1), last + 1)
+        started = self._backfill(jobs, candidates, cluster, placement, now, start)
+        if started:
+            queue.remove_indices(started)
+        self._for = (head, cluster.version)  # the shadow, with its extra spent, holds until a change
+        self._fresh_from = last + 1 - len(started)
+
+    def _backfill(self, jobs, candidates, cluster, placement, now, start) -> list[int]:
+        sh = self._shadow
+        res_pool, t_shadow = sh.pool, sh.t
+        fail_fit: dict[tuple, int] = {}  # per set of pools: smallest size with no room now
+        fail_long: dict[tuple, int] = {}  # ... smallest long job with no room it may use
+        started: list[int] = []
+        for i in candidates:
+            if cluster.free_gpus == 0:
+                break
+            job = jobs[i]
+            g = job.spec.num_gpus
+            pools = job.pools
+            if g >= fail_fit.get(pools, INF):
+                continue
+            nodes = None
+            for pool in pools:
+                p = cluster.pools[pool]
+                order = placement.order(g, p.gpus_per_node)
+                if pool != res_pool:
+                    nodes = cluster.find(g, order, pool=pool)
+                elif now + job.run_estimate(p.speed) <= t_shadow:
+                    nodes = cluster.find(g, order, pool=pool)  # ends by T: anywhere
+                elif g < fail_long.get(pools, INF):
+                    nodes = self._long(sh, g, order, p.gpus_per_node, cluster)
+                    if nodes is None:
+                        fail_long[pools] = g
+                if nodes is not None:
+                    break
+            if nodes is None:
+                if not any(cluster.fits(g, pool) for pool in pools):
+                    fail_fit[pools] = g
+                continue
+            start(job, nodes)
+            started.append(i)
+        return started
+
+    @staticmethod
+    def _long(sh: Shadow, g: int, order, per: int, cluster) -> tuple[int, ...] | None:
+        """Nodes for a job that would still run at the shadow time, or None: it may not take
+        what the head needs at T. Spends the extra it uses."""
+        pool = sh.pool
+        if sh.whole:
+            if g >= per:  # whole nodes free now will all be free at T: each costs one extra
+                if g // per > sh.extra:
+                    return None
+                nodes = cluster.find(g, order, pool=pool)
+                if nodes is not None:
+                    sh.extra -= len(nodes)
+                    sh.nodes.difference_update(nodes)
+                return nodes
+            nodes = cluster.find(g, order, sh.nodes, pool)  # room the head will not need
+            if nodes is None and sh.extra >= 1:
+                nodes = cluster.find(g, order, pool=pool)
+                if nodes is not None:  # a node the head could have used: busy at T now
+                    sh.extra -= 1
+                    sh.nodes.difference_update(nodes)
+            return nodes
+        if g >= per:  # whole nodes never include the head's node (else the head would fit)
+            return cluster.find(g, order, sh.nodes, pool)
+        nodes = cluster.find(g, order, sh.nodes, pool)
+        if nodes is None and g <= sh.extra:
+            (node,) = sh.nodes
+            if cluster.free[node] >= g:
+                sh.extra -= g
+                nodes = (node,)
+        return nodes
