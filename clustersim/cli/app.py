@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from clustersim.cli import plan, replay, report, run, scenario
+from clustersim.cli import fit, plan, replay, report, run, scenario
 
 app = typer.Typer(
     add_completion=False,
@@ -19,10 +19,24 @@ app.command("schema")(scenario.schema)
 app.command("report")(report.report)
 app.command("sweep")(plan.sweep_command)
 app.command("plan")(plan.plan_command)
+app.command("fit")(fit.fit)
 
 
 def main() -> None:
-    app()
+    """The console script: a bug that escapes a command still ends with the line asking to
+    report it (user errors end earlier, in ``common.user_errors``, with exit code 2)."""
+    import sys
+
+    from clustersim.cli.common import BUG_EXIT, report_bug
+
+    try:
+        app()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception:
+        report_bug()
+        sys.exit(BUG_EXIT)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,17 @@
-"""What every command shares: the default scenario, the --set option, one-line user errors,
-progress bars and the printed summary."""
+"""What every command shares: the default scenario, the --set option, one error path,
+progress bars and the printed summary.
+
+The error path: a user error (``ClusterSimError``: a scenario, an override, a trace, an
+empirical file, the output folder) is one message on stderr, naming the file and the line or
+field, with exit code 2 and no traceback. Anything else is a bug in clustersim: its traceback
+is printed, followed by a line asking to report it (exit code 1).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import sys
+import traceback
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +20,11 @@ import typer
 from clustersim.errors import ClusterSimError
 
 DEFAULT_SCENARIO = "lingang-4000.yaml"
+BUG_EXIT = 1
+BUG_LINE = (
+    "clustersim: this is a bug in clustersim, not a problem with your input. Please report it "
+    "with the command you ran, the scenario (and trace) and the traceback above."
+)
 
 SetOption = Annotated[
     list[str] | None,
@@ -40,6 +52,17 @@ def user_errors():
     except ClusterSimError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
+    except (typer.Exit, typer.Abort, SystemExit):
+        raise
+    except Exception:  # a bug: show where, and ask for a report
+        report_bug()
+        raise typer.Exit(BUG_EXIT) from None
+
+
+def report_bug() -> None:
+    """Print the current exception's traceback and the line asking to report it (stderr)."""
+    typer.echo(traceback.format_exc().rstrip(), err=True)
+    typer.echo(BUG_LINE, err=True)
 
 
 def default_scenario() -> Path:

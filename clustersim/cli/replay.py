@@ -10,7 +10,8 @@ import typer
 
 from clustersim.cli.common import SetOption, user_errors
 from clustersim.cli.run import simulate_and_write
-from clustersim.errors import ClusterSimError
+from clustersim.config.base import MAX_HORIZON
+from clustersim.errors import ClusterSimError, ScenarioError
 
 
 def replay(
@@ -57,7 +58,7 @@ def replay(
         frame = rp.shape(loaded.jobs, shaping, Streams(seed))
         if len(frame) == 0:
             raise ClusterSimError(f"{trace}: no jobs left to replay after filters and window")
-        name = trace.name.split(".")[0] + (f"-{cluster}" if cluster else "")
+        name = _default_name(trace, cluster)
         if scenario is not None:
             data = read_scenario_dict(scenario)
             base_dir = scenario.parent
@@ -66,28 +67,58 @@ def replay(
             data = {"name": name, "cluster": {"gpus_per_node": gpus_per_node}}
             base_dir = None
             source = f"replay of {trace}"
-        gpn = int(data.get("cluster", {}).get("gpus_per_node", gpus_per_node))
+        gpn = _gpus_per_node(data, gpus_per_node, source)
         if nodes is None and "nodes" not in data.get("cluster", {}):
             mean, _peak = rp.demand_peak(frame, gpn)
             biggest = int(frame["num_gpus"].max())
             nodes = max(math.ceil(mean / 0.8 / gpn), math.ceil(biggest / gpn), 1)
             typer.echo(f"cluster: {nodes} nodes x {gpn} GPUs (mean demand {mean:,.0f} GPUs = 80%)", err=True)
         if nodes is not None:
-            data.setdefault("cluster", {})["nodes"] = nodes
+            data["cluster"]["nodes"] = nodes
         if policy is not None:
-            data.setdefault("scheduler", {})["policy"] = policy
+            if not isinstance(data.get("scheduler"), dict):
+                data["scheduler"] = {}
+            data["scheduler"]["policy"] = policy
         if horizon is None:
             # long enough for the queue to drain: the last job end, plus all the work done
-            # one after another on the whole cluster (a bound no schedule can exceed much)
+            # one after another on the whole cluster (a bound no schedule can exceed much),
+            # and no longer than a run can simulate
             end = float((frame["submit_s"] + frame["duration_s"]).max())
-            gpus = int(data["cluster"]["nodes"]) * gpn
+            given = data["cluster"].get("nodes")
+            gpus = (given if isinstance(given, int) and not isinstance(given, bool) else 1) * gpn
             work = float((frame["num_gpus"] * frame["duration_s"]).sum()) / max(gpus, 1)
-            horizon = max((end + work) * 1.1, 1.0)
+            horizon = min(max((end + work) * 1.1, 1.0), MAX_HORIZON)
         data["horizon"] = horizon
-        data["warmup"] = parse_duration(warmup)
+        try:
+            data["warmup"] = parse_duration(warmup)
+        except ValueError as err:
+            raise ClusterSimError(f"--warmup {warmup!r}: {err}") from None
         data["workload"] = {"trace": str(Path(trace).resolve()), "format": loaded.format}
         sc = scenario_with_overrides(data, set_ or [], source=source, base_dir=base_dir)
         run_dir = out or Path("reports") / sc.name
         simulate_and_write(sc, seed, run_dir, report, trace=loaded, frame=frame)
         if len(loaded.rejected):
             typer.echo(f"rejected rows: {run_dir / 'rejected_rows.csv'}")
+
+
+def _default_name(trace: Path, cluster: str | None) -> str:
+    """The run's name (and default folder reports/<name>/): the trace file's stem (and the
+    cluster), with characters a scenario name may not hold replaced by ``_``."""
+    import re
+
+    stem = trace.name.split(".")[0] or trace.name.strip(".") or "trace"
+    name = stem + (f"-{cluster}" if cluster else "")
+    name = re.sub(r"[/\\:\x00-\x1f\x7f]", "_", name).strip()
+    return name if name not in ("", ".", "..") else "trace"
+
+
+def _gpus_per_node(data: dict, default: int, source: str) -> int:
+    """GPUs per node of the replay cluster (the scenario's, else --gpus-per-node)."""
+    cluster = data.setdefault("cluster", {})
+    if not isinstance(cluster, dict):
+        raise ScenarioError(source, [f"cluster: expected a mapping (nodes, gpus_per_node, ...), got {cluster!r}"])
+    gpn = cluster.get("gpus_per_node", default)
+    if isinstance(gpn, bool) or not isinstance(gpn, int) or not 1 <= gpn <= 64:
+        where = "cluster.gpus_per_node" if "gpus_per_node" in cluster else "--gpus-per-node"
+        raise ScenarioError(source, [f"{where}: expected a whole number from 1 to 64, got {gpn!r}"])
+    return gpn

@@ -46,6 +46,10 @@ def run(
         sc = load_scenario(path, set_ or [])
         run_dir = out or Path("reports") / sc.name
         trace = None
+        if sc.workload.classes is not None:
+            from clustersim.workload import check_workload
+
+            check_workload(sc, str(path))
         if sc.workload.trace is not None:
             from clustersim.workload import load_any
 
@@ -71,9 +75,7 @@ def simulate_and_write(sc, seed: int, run_dir: Path, report: bool, *, trace=None
         from clustersim.workload import annotate
 
         annotate(result, frame, trace)
-    output.write_run(run_dir, result)
-    if trace is not None and len(trace.rejected):
-        output.write_csv(run_dir / "rejected_rows.csv", trace.rejected)
+    output.write_run(run_dir, result, rejected=trace.rejected if trace is not None else None)
     report_path = None
     if report:
         from clustersim.report.build import build_report

@@ -21,6 +21,10 @@ def validate(
 
     with user_errors():
         sc = load_scenario(scenario, set_ or [])
+        if sc.workload.classes is not None:
+            from clustersim.workload import check_workload
+
+            check_workload(sc, str(scenario))
         if sc.workload.trace is not None:  # read the whole trace: a bad row fails here, not in `run`
             from clustersim.workload import load_any
 

@@ -1,10 +1,11 @@
 """The config layer: the scenario as a frozen pydantic tree, loaded from YAML with ``--set``
 overrides.
 
-Owns: the scenario format and its validation. Submodules: ``base`` (shared pieces),
-``distributions`` (duration distributions with their samplers, and the empirical-file
-reader), ``scheduler``, ``failures``, ``workload``, ``services``, ``supply``, ``scenario``
-(the ``Scenario`` root) and ``loading`` (the only YAML reader). Everything but the
+Owns: the scenario format and its validation. Submodules: ``base`` (shared pieces, size
+limits), ``strict`` (strict scalars), ``limits`` (sizes a run can hold), ``distributions``
+(duration distributions with their samplers, and the empirical-file reader), ``scheduler``,
+``failures``, ``workload``, ``services``, ``supply``, ``scenario`` (the ``Scenario`` root),
+``loading`` (the only YAML reader) and ``yaml_reader`` (the YAML loader it uses). Everything but the
 distributions is re-exported here: ``from clustersim.config import load_scenario, Scenario``.
 
 May import: the ground floor only (``units``, ``rng``, ``errors``, ``model``, ``checkpoint``),
@@ -36,6 +37,7 @@ from clustersim.config.loading import (
 from clustersim.config.scenario import ClusterConfig, Scenario
 from clustersim.config.scheduler import (
     BackfillConfig,
+    ConservativeConfig,
     FifoConfig,
     PackConfig,
     PlacementConfig,
@@ -72,6 +74,7 @@ __all__ = [
     "LEAD_TIME_PRESETS",
     "AcceptanceConfig",
     "BackfillConfig",
+    "ConservativeConfig",
     "CheckpointConfig",
     "ClusterConfig",
     "EarlyLifeConfig",

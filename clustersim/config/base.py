@@ -1,5 +1,11 @@
 """Shared pieces of the scenario models: the frozen base class, shorthands, file paths, times,
-and field-addressed error messages for checks that span several fields."""
+field-addressed error messages for checks that span several fields, and the size limits.
+
+Every scenario model derives from :class:`Frozen`: frozen, unknown keys refused, non-finite
+numbers (``.inf``, ``.nan``) refused, and strict scalars (see :mod:`.strict`): a count is a
+whole number written in decimal (not ``true``, not ``0x10``, not text), a number is a number,
+a yes/no field is ``true`` or ``false``.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +14,43 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, model_validator
 
+from clustersim.config.strict import check_scalars
 from clustersim.units import parse_duration
+
+# Sizes no machine could simulate are refused when the scenario is read, with the limit in the
+# message (rather than a MemoryError, an overflow or a run that never ends).
+YEAR = 365 * 86400.0
+MAX_NODES = 1_000_000  # nodes over a run: the fleet at time 0 + orders + rentals
+MAX_JOB_GPUS = 1_000_000  # GPUs of one job (as for trace rows)
+MAX_REPLICAS = 1_000_000  # replicas of one service at once
+MAX_JOBS = 100_000_000  # jobs a synthetic workload may submit over the horizon (expected)
+MAX_EVENTS = 100_000_000  # failures, demand steps over the horizon (expected)
+MAX_HORIZON = 1000 * YEAR  # simulated time
+MAX_SECONDS = 1000 * YEAR  # any duration
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _strict_scalars(cls, data: Any) -> Any:
+        problem = check_scalars(cls, data)
+        if problem is not None:
+            raise at_field(*problem)
+        return data
 
 
 def resolve_path(value: Any, info: ValidationInfo) -> Any:
+    """A file path relative to the scenario's folder (``base_dir`` in the validation context)."""
     if value is None:
         return value
+    if not isinstance(value, str | Path):
+        raise ValueError(f"expected a file name, got {value!r}")
+    if not str(value).strip() or "\x00" in str(value):
+        raise ValueError(f"expected a file name, got {str(value)!r}")
     base = (info.context or {}).get("base_dir")
     path = Path(value)
     if base is not None and not path.is_absolute():
@@ -68,7 +99,10 @@ def _when(value: Any, before_zero: str) -> Any:
             raise ValueError(before_zero.format(value=value))
     elif isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
         raise ValueError(before_zero.format(value=value))
-    return parse_duration(value)
+    seconds = parse_duration(value)
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"{value!r} is later than any simulated time can be (at most {MAX_SECONDS / YEAR:,.0f} years)")
+    return seconds
 
 
 def _when_any(value: Any) -> Any:

@@ -39,7 +39,9 @@ class WeibullLife(Frozen):
     """Weibull time between failures with the same mean as the rate gives (renewal at repair)."""
 
     kind: Literal["weibull"] = Field(description="Weibull time between failures")
-    shape: float = Field(gt=0, description="shape k (< 1: infant mortality, 1: exponential, > 1: wear-out)")
+    shape: float = Field(
+        ge=0.1, le=100, description="shape k, 0.1 to 100 (< 1: infant mortality, 1: exponential, > 1: wear-out)"
+    )
 
 
 LifeConfig = Annotated[ExponentialLife | WeibullLife, BeforeValidator(kind_shorthand), Field(discriminator="kind")]
@@ -65,7 +67,7 @@ def _default_repairs() -> list[RepairClass]:
 class EarlyLifeConfig(Frozen):
     """Higher hazard for nodes in their first weeks of service (calibration 7a: x3 for 30 days)."""
 
-    multiplier: float = Field(ge=1, description="hazard multiplier while young")
+    multiplier: float = Field(ge=1, le=1000, description="hazard multiplier while young (1 to 1,000)")
     period: Duration = Field(description="how long after entering service")
 
 
@@ -73,7 +75,7 @@ class LemonConfig(Frozen):
     """A few nodes fail far more often; any node is pulled after repeated failures (7a: 1%, x10, 3)."""
 
     fraction: float = Field(ge=0, le=1, description="fraction of nodes that are lemons")
-    multiplier: float = Field(ge=1, description="hazard multiplier of a lemon")
+    multiplier: float = Field(ge=1, le=1000, description="hazard multiplier of a lemon (1 to 1,000)")
     pull_after: int = Field(ge=1, description="a node is retired at this many failures")
 
 

@@ -1,9 +1,11 @@
 """Loading scenarios: YAML files, ``--set`` overrides, validation with one line per problem.
 
-This is the only module that reads YAML. ``load_scenario(path, overrides)`` reads the file,
-applies ``dotted.key=value`` overrides (list items by index: ``workload.classes[0].duration``),
-resolves relative file paths against the scenario's folder, validates, and turns every
-validation problem into one line naming the file and the field.
+This is the only module that reads YAML (through :mod:`.yaml_reader`: UTF-8, no key twice,
+YAML 1.2 scalars, no tags). ``load_scenario(path, overrides)`` reads the file, applies
+``dotted.key=value`` overrides (list items by index: ``workload.classes[0].duration``; each
+value read by the same reader), resolves relative file paths against the scenario's folder,
+validates, and turns every problem into one line naming the file and the field (or the line
+of the file), raised as one ``ScenarioError``.
 """
 
 from __future__ import annotations
@@ -38,15 +40,29 @@ def _split_key(key: str) -> list[str | int]:
     return parts
 
 
+def parse_value(raw: str) -> Any:
+    """A ``--set`` value: YAML, read as a scenario file is (see :mod:`.yaml_reader`)."""
+    from clustersim.config import yaml_reader
+
+    if not raw.strip():
+        return ""
+    try:
+        return yaml_reader.load(raw)
+    except yaml_reader.YamlProblem as err:
+        where = f" at {err.where} of the value" if err.where and "\n" in raw.strip() else ""
+        raise ValueError(f"{err.problem}{where}") from None
+
+
 def apply_override(data: dict, assignment: str) -> None:
     """Apply ``a.b[0].c=value`` to a nested dict in place; the value is parsed as YAML."""
-    import yaml
-
     if "=" not in assignment:
         raise ValueError(f"expected key=value, got {assignment!r}")
     key, _, raw = assignment.partition("=")
     parts = _split_key(key)
-    value = yaml.safe_load(raw) if raw.strip() else ""
+    try:
+        value = parse_value(raw)
+    except ValueError as err:
+        raise ValueError(f"{key.strip()}={raw}: {err}") from None
     node: Any = data
     for i, part in enumerate(parts[:-1]):
         nxt = parts[i + 1]
@@ -107,6 +123,11 @@ def _loc(loc: tuple) -> str:
     return out or "(top level)"
 
 
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def render_validation_error(err: ValidationError) -> list[str]:
     problems = []
     for item in err.errors():
@@ -130,7 +151,7 @@ def render_validation_error(err: ValidationError) -> list[str]:
             and "got" not in msg
             and not isinstance(given, dict | list)
         ):
-            msg += f" (got {given!r})"
+            msg += f" (got {_short(given)})"
         if any(p.startswith(f"{where}: ") for p in problems):
             continue  # another branch of the same union failed too: the first says enough
         problems.append(f"{where}: {msg}")
@@ -140,34 +161,52 @@ def render_validation_error(err: ValidationError) -> list[str]:
 def scenario_from_dict(data: Any, *, source: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
     """Validate a plain mapping into a Scenario, raising ScenarioError with one line per field."""
     if not isinstance(data, dict):
-        raise ScenarioError(source, [f"(top level): expected a mapping of keys, got {type(data).__name__}"])
+        raise ScenarioError(source, [f"(top level): expected a mapping of keys, got {_kind_of(data)}"])
     try:
         return Scenario.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as err:
         raise ScenarioError(source, render_validation_error(err)) from None
+    except RecursionError:
+        raise ScenarioError(source, ["(top level): nested too deeply"]) from None
+    except ArithmeticError as err:  # a check's arithmetic overflowed: some number is far too large
+        raise ScenarioError(source, [f"(top level): a number is too large to work with ({err})"]) from None
+
+
+MAX_SCENARIO_BYTES = 16 << 20
 
 
 def read_scenario_dict(path: str | Path) -> dict:
-    """Read a scenario YAML file into a plain dict (no validation)."""
-    import yaml
+    """Read a scenario YAML file into a plain dict (no validation): UTF-8 text, one YAML
+    document of plain values, no key twice in a mapping (see :mod:`.yaml_reader`)."""
+    from clustersim.config import yaml_reader
 
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.is_dir():
+            raise ScenarioError(str(path), ["is a directory; expected a scenario YAML file"])
+        if path.stat().st_size > MAX_SCENARIO_BYTES:
+            raise ScenarioError(str(path), [f"larger than {MAX_SCENARIO_BYTES >> 20} MiB; expected a scenario YAML file"])
+        text = yaml_reader.decode(path.read_bytes())
+        data = yaml_reader.load(text)
     except FileNotFoundError:
         raise ScenarioError(str(path), ["file not found"]) from None
     except OSError as err:
-        raise ScenarioError(str(path), [f"cannot read: {err.strerror}"]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
-        problem = getattr(err, "problem", None) or str(err)
-        raise ScenarioError(str(path), [f"{where}: not valid YAML ({problem})"]) from None
+        raise ScenarioError(str(path), [f"cannot read: {err.strerror or err}"]) from None
+    except yaml_reader.YamlProblem as err:
+        raise ScenarioError(str(path), [f"{err.where}: {err.problem}" if err.where else err.problem]) from None
     if data is None:
         raise ScenarioError(str(path), ["(top level): the file is empty"])
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            str(path), [f"(top level): expected a mapping of keys (name: ..., horizon: ...), got {_kind_of(data)}"]
+        )
     return data
+
+
+def _kind_of(value: Any) -> str:
+    return {list: "a list", str: "text", bool: "a yes/no value", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+import re
 
-from clustersim.config.base import Frozen, at_field
+from pydantic import Field, field_validator, model_validator
+
+from clustersim.config.base import MAX_NODES, Frozen, at_field
 from clustersim.config.distributions import Duration
 from clustersim.config.failures import FailuresConfig
+from clustersim.config.limits import check_sizes
 from clustersim.config.scheduler import SchedulerConfig
 from clustersim.config.services import InferenceConfig, ServiceConfig
 from clustersim.config.supply import SupplyConfig
+from clustersim.config.verdict import VerdictConfig
 from clustersim.config.workload import WorkloadConfig
 
 
 class ClusterConfig(Frozen):
     """The fleet at time zero."""
 
-    nodes: int = Field(500, ge=1, description="number of nodes in service at time zero")
+    nodes: int = Field(500, ge=1, description=f"number of nodes in service at time zero (at most {MAX_NODES:,})")
     gpus_per_node: int = Field(8, ge=1, le=64, description="GPUs in each node")
     gpu_type: str = Field(
         "A100",
@@ -29,10 +33,19 @@ class ClusterConfig(Frozen):
         return self.nodes * self.gpus_per_node
 
 
+_NAME_FORBIDDEN = re.compile(r"[/\\:\x00-\x1f\x7f]")
+NAME_MAX = 120
+
+
 class Scenario(Frozen):
     """A complete, reproducible description of one simulated cluster and its workload."""
 
-    name: str = Field(min_length=1, description="scenario name; default output folder")
+    name: str = Field(
+        min_length=1,
+        max_length=NAME_MAX,
+        description="scenario name; default output folder reports/<name>/, so a name, not a path: no / \\ : "
+        "or control characters, not . or ..",
+    )
     horizon: Duration = Field(description="how long to simulate")
     warmup: Duration = Field(
         0.0, description="jobs submitted before this are left out of waits; utilisation counts from here"
@@ -51,6 +64,20 @@ class Scenario(Frozen):
     inference: InferenceConfig = Field(
         default_factory=InferenceConfig, description="how services share the fleet (used only with services)"
     )
+    verdict: VerdictConfig = Field(default_factory=VerdictConfig, description="which classes must meet the wait target")
+
+    @field_validator("name")
+    @classmethod
+    def _a_name_not_a_path(cls, value: str) -> str:
+        bad = _NAME_FORBIDDEN.search(value)
+        if bad:
+            raise ValueError(
+                f"a name, not a path: {value!r} holds {bad.group()!r}; the name is also the output folder "
+                "reports/<name>/ (use --out to write elsewhere)"
+            )
+        if value.strip() in (".", "..") or value != value.strip():
+            raise ValueError(f"a name, not a path: {value!r} (no leading or trailing spaces, not . or ..)")
+        return value
 
     @model_validator(mode="after")
     def _times(self) -> Scenario:
@@ -65,6 +92,7 @@ class Scenario(Frozen):
             )
         self._check_types()
         self._check_services()
+        check_sizes(self)
         return self
 
     def _check_services(self) -> None:

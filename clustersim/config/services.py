@@ -22,7 +22,7 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from clustersim.config.base import Frozen, at_field, resolve_path
+from clustersim.config.base import MAX_REPLICAS, Frozen, at_field, resolve_path
 from clustersim.config.distributions import Duration
 
 # calibration 4 / 7e: DeepSeek hourly profile, hours 00..23 (UTC+8), normalized to the peak.
@@ -102,8 +102,10 @@ class AutoscaleConfig(Frozen):
     every demand step (and when a replica is lost); never on a fixed tick."""
 
     headroom: float = Field(0.2, ge=0, description="spare capacity above demand (7e: 20%)")
-    min_replicas: int = Field(1, ge=0, description="never fewer replicas than this")
-    max_replicas: int | None = Field(None, ge=0, description="never more than this (none: no cap)")
+    min_replicas: int = Field(1, ge=0, le=MAX_REPLICAS, description="never fewer replicas than this")
+    max_replicas: int | None = Field(
+        None, ge=0, description=f"never more than this (none: the limit of a run, {MAX_REPLICAS:,} replicas)"
+    )
     startup: Duration = Field(900.0, description="model load + warm-up before a new replica serves (7e: 10-30 min)")
     cooldown: Duration = Field(
         1800.0, description="demand must stay below the replicas' need this long before scaling in (chosen)"

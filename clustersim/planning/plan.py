@@ -16,133 +16,22 @@ straddles a target, the answer is the next value up and the notes say so.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from clustersim.errors import ClusterSimError
 from clustersim.planning.replications import CONFIDENCE, MetricStats, Replications
-from clustersim.planning.targets import MET, Target, format_value, parse_target
-from clustersim.units import format_duration, parse_duration
-
-DIRECTIONS = {"smallest": "smallest", "earliest": "smallest", "largest": "largest", "latest": "largest"}
-_INT = re.compile(r"^[+-]?\d+$")
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-
-
-@dataclass(frozen=True)
-class Search:
-    """A key and the grid of values to search, in the order of the search direction."""
-
-    key: str
-    lo: float
-    hi: float
-    step: float
-    kind: str  # "count" or "duration"
-    direction: str  # "smallest" or "largest"
-
-    @property
-    def size(self) -> int:
-        """How many values: lo, lo+step, ... up to hi, and hi itself."""
-        n = int((self.hi - self.lo) // self.step) + 1
-        return n + (1 if self.lo + (n - 1) * self.step < self.hi else 0)
-
-    def at(self, i: int) -> float:
-        """The i-th value in search order, from the least to the most favourable end (the
-        answer is the first value, in this order, that meets every target)."""
-        j = i if self.direction == "smallest" else self.size - 1 - i
-        return min(self.lo + j * self.step, self.hi)
-
-    @property
-    def grid(self) -> list[float]:
-        """Every value, ascending (for small ranges; the search never lists them)."""
-        return sorted(self.at(i) for i in range(self.size))
-
-    @property
-    def order(self) -> list[float]:
-        return [self.at(i) for i in range(self.size)]
-
-    def override(self, value: float) -> str:
-        text = str(int(value)) if float(value).is_integer() else repr(float(value))
-        return f"{self.key}={text}"
-
-    def show(self, value: float | None) -> str:
-        if value is None:
-            return "n/a"
-        if self.kind == "count":
-            return f"{int(value):,}"
-        if value % 86400 == 0:
-            return f"{int(value // 86400)}d"
-        return format_duration(value)
-
-    def word(self) -> str:
-        if self.kind == "duration":
-            return "earliest" if self.direction == "smallest" else "latest"
-        return self.direction
-
-    def assumption(self) -> str:
-        better = "larger" if self.direction == "smallest" else "smaller"
-        return (f"Assumes every target is monotone in {self.key}: if a value meets the targets, "
-                f"every {better} value does too. The search bisects on that assumption instead "
-                "of trying every value.")
-
-    def to_dict(self) -> dict:
-        return {"key": self.key, "lo": self.lo, "hi": self.hi, "step": self.step,
-                "kind": self.kind, "direction": self.direction}
-
-
-def _bound(text: str, what: str, spec: str) -> tuple[float, bool]:
-    text = text.strip()
-    if not text:
-        raise ClusterSimError(f"--search {spec!r}: empty range; write KEY=LO..HI (e.g. cluster.nodes=300..800)")
-    if _INT.match(text):
-        return float(int(text)), False
-    if _NUMBER.match(text):
-        raise ClusterSimError(
-            f"--search {spec!r}: the {what} {text!r} is neither an integer nor a duration with a "
-            "unit (45d, 12h)"
-        )
-    try:
-        return parse_duration(text), True
-    except ValueError:
-        raise ClusterSimError(
-            f"--search {spec!r}: the {what} {text!r} is neither an integer nor a duration (45d)"
-        ) from None
-
-
-def parse_search(text: str, step: str | float | None = None, direction: str | None = None) -> Search:
-    """``"cluster.nodes=300..800"`` or ``"supply.orders[0].at=0d..180d"`` -> Search."""
-    key, eq, rng = (text or "").partition("=")
-    key = key.strip()
-    if not eq or not key:
-        raise ClusterSimError(f"--search {text!r}: expected KEY=LO..HI (e.g. cluster.nodes=300..800)")
-    lo_text, dots, hi_text = rng.partition("..")
-    if not dots:
-        raise ClusterSimError(f"--search {text!r}: expected a range LO..HI after '='")
-    lo, lo_dur = _bound(lo_text, "lower end", text)
-    hi, hi_dur = _bound(hi_text, "upper end", text)
-    kind = "duration" if lo_dur or hi_dur else "count"
-    if hi < lo:
-        raise ClusterSimError(
-            f"--search {text!r}: reversed range ({lo_text.strip()} > {hi_text.strip()}); write it "
-            f"low..high ({key}={hi_text.strip()}..{lo_text.strip()}) and pick --direction"
-        )
-    if step is None or step == "":
-        step_value = 86400.0 if kind == "duration" else 1.0
-    else:
-        try:
-            step_value = parse_duration(step) if kind == "duration" else float(int(str(step)))
-        except ValueError:
-            want = "a duration such as 1d or 12h" if kind == "duration" else "a positive integer"
-            raise ClusterSimError(f"--step {step!r}: expected {want}") from None
-    if step_value <= 0:
-        raise ClusterSimError(f"--step {step!r}: must be > 0")
-    if direction is None:
-        direction = "largest" if kind == "duration" else "smallest"
-    if direction not in DIRECTIONS:
-        raise ClusterSimError(f"--direction {direction!r}: expected one of {', '.join(DIRECTIONS)}")
-    return Search(key, lo, hi, step_value, kind, DIRECTIONS[direction])
+from clustersim.planning.search import DIRECTIONS, Search, parse_search  # noqa: F401 (re-exported)
+from clustersim.planning.targets import (
+    DEFAULT_SHARE,
+    GROUP,
+    MET,
+    MISSED,
+    Target,
+    format_value,
+    parse_target,
+)
 
 
 @dataclass
@@ -174,9 +63,13 @@ class PlanResult:
     evaluations: list[Evaluation]
     notes: list[str] = field(default_factory=list)
     confidence: float = CONFIDENCE
+    share: float = DEFAULT_SHARE  # by_class.* targets: classes with at least this share of GPU-hours
 
     def stats(self, ev: Evaluation, target: Target) -> MetricStats | None:
-        return ev.replications.metrics.get(target.key)
+        return target.binding(ev.replications.metrics, self.share)[1]
+
+    def binding_class(self, ev: Evaluation, target: Target) -> str | None:
+        return target.binding(ev.replications.metrics, self.share)[0]
 
     def headline(self) -> str:
         s, key = self.search, self.search.key
@@ -201,12 +94,14 @@ class PlanResult:
             "targets": [t.to_dict() for t in self.targets],
             "seeds": self.seeds,
             "confidence": self.confidence,
+            "heavy_share": self.share,
             "rule": "a value meets a target only when the whole confidence interval of the "
                     "metric's mean is on the allowed side",
             "evaluated": [
                 {"value": ev.value, "value_text": s.show(ev.value), "meets_all": ev.meets,
                  "jobs_rejected": ev.rejected,
                  "targets": {t.text: {**(self.stats(ev, t).to_dict() if self.stats(ev, t) else {}),
+                                      **({"class": self.binding_class(ev, t)} if t.group else {}),
                                       "verdict": ev.verdicts[t.text]} for t in self.targets}}
                 for ev in sorted(self.evaluations, key=lambda e: e.value)
             ],
@@ -254,7 +149,7 @@ def prepare(scenario, targets: Sequence[str | Target], search: str | Search,
         raise ClusterSimError("--seeds: a plan needs at least 2 seeds for a confidence interval")
     base = ScenarioInput.coerce(scenario)
     base = dataclasses.replace(base, overrides=base.overrides + tuple(overrides))
-    check_targets(targets, base.check((), "--set"))
+    check_targets(targets, base.check((), "--set"), groups=True)
     base.check([sr.override(sr.lo)], "--search")
     base.check([sr.override(sr.hi)], "--search")
     return base, targets, sr, seeds
@@ -270,6 +165,7 @@ def plan(scenario, targets: Sequence[str | Target], search: str | Search, seeds:
 
     base, targets, sr, seeds = prepare(scenario, targets, search, seeds, step=step,
                                        direction=direction, overrides=overrides)
+    share = base.check((), "--set").verdict.heavy_share
     own = runner is None
     runner = runner or Runner(LocalExecutor(workers))
     evaluated: dict[int, Evaluation] = {}
@@ -283,7 +179,7 @@ def plan(scenario, targets: Sequence[str | Target], search: str | Search, seeds:
         n = len(seeds)
         for j, i in enumerate(todo):
             reps = Replications.of(seeds, summaries[j * n:(j + 1) * n], confidence)
-            verdicts = {t.text: t.verdict(reps.metrics.get(t.key)) for t in targets}
+            verdicts = {t.text: t.judge(reps.metrics, share) for t in targets}
             evaluated[i] = Evaluation(sr.at(i), reps, verdicts)
         return {i: evaluated[i].meets for i in indices}
 
@@ -295,7 +191,7 @@ def plan(scenario, targets: Sequence[str | Target], search: str | Search, seeds:
             runner.executor.close()
     status = "none_in_range" if index is None else "below_range" if at_end else "found"
     answer = None if index is None else sr.at(index)
-    result = PlanResult(sr, targets, seeds, answer, status, list(evaluated.values()), [], confidence)
+    result = PlanResult(sr, targets, seeds, answer, status, list(evaluated.values()), [], confidence, share)
     result.notes = _notes(result, evaluated, index)
     return result
 
@@ -321,6 +217,8 @@ def _notes(result: PlanResult, evaluated: dict[int, Evaluation], index: int | No
                     "(try more seeds, or a sweep over the range)."
                 )
                 return notes
+    if index is not None:
+        notes += _hidden_classes(result, evaluated[index])
     rejecting = sorted(sr.show(ev.value) for ev in evaluated.values() if ev.rejected)
     if rejecting:
         notes.append(f"At {', '.join(rejecting)} some jobs can never run (too large for the fleet) "
@@ -332,9 +230,28 @@ def _notes(result: PlanResult, evaluated: dict[int, Evaluation], index: int | No
     return notes
 
 
+def _hidden_classes(result: PlanResult, ev: Evaluation) -> list[str]:
+    """Overall wait targets met at the answer while a GPU-heavy class misses the same target."""
+    notes = []
+    for t in result.targets:
+        if t.group or not t.key.startswith("wait_s"):
+            continue
+        group = Target(GROUP + t.key, t.op, t.value, f"{GROUP}{t.key}{t.op}{t.value_text}")
+        missed = [n for n, k in group.class_keys(ev.replications.metrics, result.share).items()
+                  if group.verdict(ev.replications.metrics.get(k)) == MISSED]
+        if missed:
+            notes.append(
+                f"At the answer, {t.text} holds over all jobs but not for {', '.join(missed)} "
+                f"(classes with at least {result.share:.0%} of the GPU-hours); add --target "
+                f"'{GROUP}{t.text}' to plan for them too."
+            )
+    return notes
+
+
 def evidence_table(result: PlanResult) -> list[str]:
     """Every evaluated value with each target's mean, CI and verdict (a pipe table)."""
     from clustersim.planning.sweep_report import ci_text, md_table
+    from clustersim.report.format import md_escape
 
     sr, pct = result.search, int(round(100 * result.confidence))
     header = [f"`{sr.key}`"]
@@ -347,7 +264,8 @@ def evidence_table(result: PlanResult) -> list[str]:
         row = [f"{mark}{sr.show(ev.value)}{mark}"]
         for t in result.targets:
             mean, ci = ci_text(t.key, result.stats(ev, t))
-            row += [mean, ci, ev.verdicts[t.text]]
+            name = result.binding_class(ev, t) if t.group else None
+            row += [f"{mean} ({md_escape(name)})" if name else mean, ci, ev.verdicts[t.text]]
         row.append("yes" if ev.meets else ("no: rejects jobs" if ev.rejected else "no"))
         rows.append(row)
     return md_table(header, rows, "r" + "rrl" * len(result.targets) + "l")
@@ -365,7 +283,11 @@ def plan_markdown(result: PlanResult, title: str | None = None) -> str:
              "Targets: " + ", ".join(f"`{t.text}`" for t in result.targets) + ". "
              f"Each value tried runs seeds {result.seeds[0]}–{result.seeds[-1]} ({len(result.seeds)} "
              f"runs); a target counts as met only when its whole {pct}% confidence interval is on "
-             "the allowed side.", "", f"*Assumption.* {md_escape(sr.assumption())}"]
+             "the allowed side." + (f" `{GROUP}` targets apply to each class"
+                                    + (f" holding at least {result.share:.0%} of the GPU-hours"
+                                       if result.share > 0 else "")
+                                    + " (the worst is shown)." if any(t.group for t in result.targets) else ""),
+             "", f"*Assumption.* {md_escape(sr.assumption())}"]
     for note in result.notes:
         lines += ["", f"*Note.* {md_escape(note)}"]
     lines += ["", "## Evidence", "", *evidence_table(result)]

@@ -64,6 +64,11 @@ def load_run(run_dir: str | os.PathLike) -> Run:
     missing = [name for name in RUN_FILES if not (root / name).is_file()]
     if len(missing) == len(RUN_FILES):
         raise ClusterSimError(f"{root}: not a run directory ({expected}; found none of them)")
+    if "summary.json" in missing and (root / "config.json").is_file():
+        raise ClusterSimError(
+            f"{root}: incomplete run: config.json is there but summary.json is not (it is written "
+            "last), so the run stopped or was killed before it finished; run it again"
+        )
     if missing:
         raise ClusterSimError(f"{root / missing[0]}: missing ({expected})")
     jobs = read_parquet(root / "jobs.parquet", JOB_COLUMNS, text_columns=("job_class", "state"))

@@ -6,10 +6,15 @@ Layout of a run directory::
     jobs.parquet        one row per job
     timeseries.parquet  cluster levels as a step function
     events.parquet      failures, repairs, deliveries, ... (empty when none)
+    <table>.parquet     a component's own table (services.parquet)
+    rejected_rows.csv   replay: trace rows that could not be used
     summary.json        summary numbers (written last: its presence marks a complete run)
 
-A run that fails part-way leaves ``config.json`` and no ``summary.json``, never a half-written
-file; the summary of an earlier run in the same folder is removed before a new run starts.
+A run that fails or is killed part-way leaves ``config.json`` and no ``summary.json``, never a
+half-written file: every result file, ``rejected_rows.csv`` included, is written before the
+summary. Before a new run starts in a folder holding an earlier run (a ``config.json``), that
+run's summary is removed first, then the result and report files it may have left (so a
+finished run never sits beside another run's tables).
 """
 
 from __future__ import annotations
@@ -23,6 +28,10 @@ from clustersim import __version__
 from clustersim.errors import ClusterSimError
 
 RUN_FILES = ("config.json", "jobs.parquet", "timeseries.parquet", "events.parquet", "summary.json")
+STALE_FILES = (
+    "jobs.parquet", "timeseries.parquet", "events.parquet", "services.parquet", "rejected_rows.csv",
+    "report.md", "report.html",
+)
 
 
 def atomic_write(path: Path, write) -> None:
@@ -71,15 +80,21 @@ def begin_run(run_dir: Path, scenario, seed: int) -> None:
     """Prepare ``run_dir`` for a new run: drop an old summary, write the resolved config."""
     run_dir = Path(run_dir)
     try:
+        if run_dir.exists() and not run_dir.is_dir():
+            raise ClusterSimError(f"{run_dir}: is a file; the run directory must be a folder (see --out)")
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "summary.json").unlink(missing_ok=True)
+        if (run_dir / "config.json").is_file():  # an earlier run's folder: its files go too
+            for name in STALE_FILES:
+                (run_dir / name).unlink(missing_ok=True)
         write_json(run_dir / "config.json", config_record(scenario, seed))
     except OSError as err:
-        raise ClusterSimError(f"{run_dir}: cannot write the run directory ({err.strerror})") from None
+        raise ClusterSimError(f"{run_dir}: cannot write the run directory ({err.strerror or err})") from None
 
 
-def write_run(run_dir: Path, result) -> None:
-    """Write a RunResult's tables, then its summary (last)."""
+def write_run(run_dir: Path, result, rejected=None) -> None:
+    """Write a RunResult's tables (and a replay's ``rejected`` rows, when there are any), then
+    its summary (last)."""
     run_dir = Path(run_dir)
     try:
         write_frame(run_dir / "jobs.parquet", result.jobs)
@@ -87,6 +102,8 @@ def write_run(run_dir: Path, result) -> None:
         write_frame(run_dir / "events.parquet", result.events)
         for name, frame in getattr(result, "extra_tables", {}).items():
             write_frame(run_dir / f"{name}.parquet", frame)
+        if rejected is not None and len(rejected):
+            write_csv(run_dir / "rejected_rows.csv", rejected)
         write_json(run_dir / "summary.json", result.summary)
     except OSError as err:
-        raise ClusterSimError(f"{run_dir}: cannot write results ({err.strerror})") from None
+        raise ClusterSimError(f"{run_dir}: cannot write results ({err.strerror or err})") from None

@@ -38,6 +38,25 @@ def stats(values: np.ndarray, keys: tuple[str, ...]) -> dict:
     return out
 
 
+def weighted_stats(values: np.ndarray, weights: np.ndarray, keys: tuple[str, ...]) -> dict:
+    """Weighted mean and percentiles: ``pQ`` is the smallest value v such that the values <= v
+    hold at least Q% of the total weight (no interpolation). None for each when the total
+    weight is zero."""
+    total = float(np.sum(weights))
+    if len(values) == 0 or not total > 0:
+        return {k: None for k in keys}
+    order = np.argsort(values, kind="stable")
+    v, share = values[order], np.cumsum(weights[order]) / total
+    out = {}
+    for k in keys:
+        if k == "mean":
+            out[k] = float(np.dot(values, weights) / total)
+        else:
+            i = int(np.searchsorted(share, float(k[1:]) / 100.0 - 1e-12, side="left"))
+            out[k] = float(v[min(i, len(v) - 1)])
+    return out
+
+
 WAIT_KEYS = ("mean", "p50", "p90", "p99")
 JCT_KEYS = ("mean", "p50", "p90")
 
@@ -56,6 +75,10 @@ def summarize(jobs, timeseries, *, scenario: str, seed: int, horizon: float, war
 
     Waits are over jobs submitted at or after ``warmup`` that started by the horizon; JCT
     over those that finished. Utilisation is busy over up GPU-seconds in [warmup, horizon].
+    ``wait_s_gpu_weighted`` weighs each of those waits by the job's GPU-seconds (GPUs ×
+    duration), so it says how long the cluster's GPU time waited, not how long most jobs did;
+    ``by_class.<c>.gpu_hours`` and ``gpu_share`` are the GPU-hours each class asked for (jobs
+    submitted after warm-up, not rejected) and their share of all of them.
     """
     state = jobs["state"]
     job_class = jobs["job_class"]
@@ -72,7 +95,8 @@ def summarize(jobs, timeseries, *, scenario: str, seed: int, horizon: float, war
     finished = measured & (state == "finished").to_numpy(bool)
     wait = start - submit
     jct = end - submit
-    offered = float(np.sum(jobs["num_gpus"].to_numpy(float)[measured] * jobs["duration_s"].to_numpy(float)[measured]))
+    gpu_s = jobs["num_gpus"].to_numpy(float) * jobs["duration_s"].to_numpy(float)  # GPU-seconds asked for
+    offered = float(np.sum(gpu_s[measured]))
     summary = {
         "scenario": scenario,
         "seed": seed,
@@ -83,6 +107,7 @@ def summarize(jobs, timeseries, *, scenario: str, seed: int, horizon: float, war
         "offered_load": (offered / up) if up > 0 else None,
         "mean_queued_jobs": step_integral(t, timeseries["queued_jobs"].to_numpy(float), warmup, horizon) / window,
         "wait_s": stats(wait[started], WAIT_KEYS),
+        "wait_s_gpu_weighted": weighted_stats(wait[started], gpu_s[started], WAIT_KEYS),
         "jct_s": stats(jct[finished], JCT_KEYS),
         "by_class": {},
     }
@@ -92,6 +117,8 @@ def summarize(jobs, timeseries, *, scenario: str, seed: int, horizon: float, war
             "jobs": int(np.sum(mine & measured)),
             "wait_s": stats(wait[mine & started], WAIT_KEYS),
             "jct_s": stats(jct[mine & finished], JCT_KEYS),
+            "gpu_hours": float(np.sum(gpu_s[mine & measured])) / 3600.0,
+            "gpu_share": float(np.sum(gpu_s[mine & measured])) / offered if offered > 0 else None,
         }
     return clean(summary)
 

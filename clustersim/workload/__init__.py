@@ -22,7 +22,7 @@ from clustersim.workload.replay import (
     recorded_waits,
     shape,
 )
-from clustersim.workload.sources import load_any, load_trace, scenario_jobs
+from clustersim.workload.sources import check_workload, load_any, load_trace, scenario_jobs
 from clustersim.workload.synthetic import class_jobs, synthetic_jobs
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "NATIVE_REQUIRED",
     "Shaping",
     "annotate",
+    "check_workload",
     "class_jobs",
     "demand_peak",
     "load_any",

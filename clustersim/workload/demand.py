@@ -20,6 +20,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from clustersim.config.base import MAX_EVENTS, MAX_REPLICAS
+from clustersim.errors import TraceError
+
 DAY = 86400.0
 MONTH = 30 * DAY
 
@@ -59,17 +62,38 @@ def steps(cfg, gen: np.random.Generator | None = None, log_rates: np.ndarray | N
 
 
 def read_log_rates(cfg) -> np.ndarray:
-    """Requests per second per bin of a request log (a CSV with a TIMESTAMP column)."""
+    """Requests per second per bin of a request log (a CSV with a TIMESTAMP column).
+
+    A log that cannot be read, a time that does not parse, or a log spanning more bins than a
+    run can hold raises ``TraceError`` naming the file (and the line of a bad time).
+    """
     import pandas as pd
 
+    path = str(cfg.trace)
     try:
-        stamps = pd.read_csv(cfg.trace, usecols=["TIMESTAMP"])["TIMESTAMP"]
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{cfg.trace}: cannot read a request log with a TIMESTAMP column ({err})") from None
-    t = pd.to_datetime(stamps, format="mixed")
+        if cfg.trace.is_dir():
+            raise TraceError(path, "is a directory; expected a request log CSV with a TIMESTAMP column")
+        stamps = pd.read_csv(cfg.trace, usecols=["TIMESTAMP"], dtype=str, keep_default_na=False)["TIMESTAMP"]
+    except TraceError:
+        raise
+    except FileNotFoundError:
+        raise TraceError(path, "request log not found") from None
+    except (OSError, ValueError, UnicodeError, pd.errors.ParserError) as err:
+        reason = " ".join(str(err).split())[:200]
+        raise TraceError(path, f"cannot read a request log with a TIMESTAMP column ({reason})") from None
+    t = pd.to_datetime(stamps.str.strip(), format="mixed", errors="coerce", utc=True)
+    if t.isna().any():
+        i = int(np.argmax(t.isna().to_numpy()))
+        raise TraceError(path, f"expected a date-time in TIMESTAMP, got {stamps.iloc[i][:80]!r}", line=i + 2)
     sec = (t - t.min()).dt.total_seconds().to_numpy(float)
     if len(sec) == 0:
         return np.zeros(1)
+    span = float(sec.max()) / cfg.bin
+    if not span < MAX_EVENTS:
+        raise TraceError(
+            path, f"spans {span:.3g} bins of {cfg.bin:g} s, more than a run can hold (at most {MAX_EVENTS:,}); "
+            "use a longer bin"
+        )
     bins = np.floor(sec / cfg.bin).astype(np.int64)
     counts = np.bincount(bins)
     return counts / cfg.bin * cfg.scale
@@ -87,8 +111,11 @@ def _log_steps(cfg, rates: np.ndarray) -> Iterator[tuple[float, float]]:
 
 
 def replicas_needed(demand: float, rate: float, headroom: float, lo: int, hi: int | None) -> int:
-    """ceil(demand x (1 + headroom) / rate), clamped to [lo, hi]. Rounded to 9 decimals first
-    so that 100 x 1.2 / 10 = 12.000000000000002 needs 12 replicas, not 13."""
-    need = math.ceil(round(demand * (1.0 + headroom) / rate, 9))
+    """ceil(demand x (1 + headroom) / rate), clamped to [lo, hi] and to ``MAX_REPLICAS`` (the
+    most replicas a run holds; a scenario whose curve needs more is refused when it is read, so
+    only a request log scaled past it meets this cap). Rounded to 9 decimals first so that
+    100 x 1.2 / 10 = 12.000000000000002 needs 12 replicas, not 13."""
+    ratio = demand * (1.0 + headroom) / rate
+    need = math.ceil(round(ratio, 9)) if ratio < MAX_REPLICAS else MAX_REPLICAS
     need = max(need, lo)
-    return need if hi is None else min(need, hi)
+    return min(need, MAX_REPLICAS) if hi is None else min(need, hi, MAX_REPLICAS)

@@ -19,6 +19,11 @@ from clustersim.model import JobSpec
 NATIVE_REQUIRED = ("job_id", "submit_s", "num_gpus", "duration_s")
 NATIVE_OPTIONAL = ("job_class", "user", "gpu_type")
 
+# Plausible ranges (as for the adapters' rows): beyond them a row is refused with its line.
+MAX_GPUS = 1_000_000
+MAX_DURATION_S = 10 * 365 * 86400.0  # 10 years
+MAX_SUBMIT_S = 4_102_444_800.0  # about 130 years (the Unix time of 2100-01-01)
+
 
 def trace_jobs(frame, chunk: int = 65536) -> Iterator[JobSpec]:
     """JobSpecs from a native-schema DataFrame already sorted by submit time, converted
@@ -112,6 +117,12 @@ def _read_native_fast(path: Path):
         return None
     if pc.any(pc.less(table["submit_s"], 0)).as_py() or pc.any(pc.less(table["duration_s"], 0)).as_py():
         return None
+    if (
+        pc.any(pc.greater(gpus, MAX_GPUS)).as_py()
+        or pc.any(pc.greater(table["submit_s"], MAX_SUBMIT_S)).as_py()
+        or pc.any(pc.greater(table["duration_s"], MAX_DURATION_S)).as_py()
+    ):
+        return None
     ids = pc.utf8_trim_whitespace(table["job_id"])
     if pc.any(pc.equal(ids, "")).as_py() or pc.count_distinct(ids).as_py() != len(ids):
         return None
@@ -174,6 +185,9 @@ def _read_native_careful(path: Path, is_parquet: bool, strict: bool):
         flag(np.isfinite(gpus) & ((gpus != np.round(gpus)) | (gpus < 1)), "num_gpus must be a whole number >= 1")
         flag(numbers["submit_s"] < 0, "submit_s must be >= 0")
         flag(numbers["duration_s"] < 0, "duration_s must be >= 0")
+        flag(gpus > MAX_GPUS, f"num_gpus out of range (at most {MAX_GPUS:,})")
+        flag(numbers["submit_s"] > MAX_SUBMIT_S, f"submit_s out of range (at most {MAX_SUBMIT_S:,.0f} s)")
+        flag(numbers["duration_s"] > MAX_DURATION_S, f"duration_s out of range (at most {MAX_DURATION_S:,.0f} s = 10 years)")
     dup = ids.duplicated(keep="first").to_numpy() & (bad_reason == "")
     flag(dup, "duplicate job_id")
     bad = bad_reason != ""

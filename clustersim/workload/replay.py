@@ -6,14 +6,16 @@ The trace is read by ``clustersim.workload.sources.load_any`` (any supported for
 1. filters: ``min_gpus <= num_gpus <= max_gpus`` and ``job_class in classes``;
 2. window ``[start, end)`` on submit time, then shifted so the window starts at 0;
 3. time scale ``x``: submit times (and recorded starts) are multiplied by ``x``
-   (``x < 1`` compresses arrivals and raises the load; durations are unchanged);
+   (``x < 1`` compresses arrivals and raises the load; durations are unchanged; ``x`` from
+   1e-6 to 1e6);
 4. load scale ``y``: ``y < 1`` keeps each job with probability ``y`` (stream
    ``replay.thin``); ``y > 1`` submits ``floor(y)`` copies of every job plus one more with
    probability ``y - floor(y)`` (stream ``replay.replicate``); copies share the original's
-   submit time and get ids ``<id>#<k>``.
+   submit time and get ids ``<id>#<k>``; ``y`` at most 1,000.
 
 ``recorded_waits`` gives the trace's own waits (recorded start − submit) with the same keys
-as the simulated ``wait_s``, for traces that recorded start times.
+as the simulated ``wait_s``, for traces that recorded start times. A recorded start before
+the submit time is no recorded wait (NaN), not a negative one nor zero.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ import numpy as np
 
 from clustersim.errors import ClusterSimError
 from clustersim.rng import Streams
+
+MIN_TIME_SCALE, MAX_TIME_SCALE = 1e-6, 1e6  # submit times x X
+MAX_LOAD_SCALE = 1000.0  # copies of every job
 
 
 @dataclass(frozen=True)
@@ -39,10 +44,14 @@ class Shaping:
     classes: tuple[str, ...] = ()
 
     def __post_init__(self):
-        if self.time_scale <= 0 or not math.isfinite(self.time_scale):
-            raise ClusterSimError(f"--time-scale must be a positive number, got {self.time_scale}")
-        if self.load_scale <= 0 or not math.isfinite(self.load_scale):
-            raise ClusterSimError(f"--load-scale must be a positive number, got {self.load_scale}")
+        if not MIN_TIME_SCALE <= self.time_scale <= MAX_TIME_SCALE:
+            raise ClusterSimError(
+                f"--time-scale must be a number from {MIN_TIME_SCALE:g} to {MAX_TIME_SCALE:g}, got {self.time_scale}"
+            )
+        if not 0 < self.load_scale <= MAX_LOAD_SCALE:
+            raise ClusterSimError(
+                f"--load-scale must be a number > 0 and at most {MAX_LOAD_SCALE:g}, got {self.load_scale}"
+            )
         if self.window is not None and not self.window[0] < self.window[1]:
             raise ClusterSimError(f"--window START:END needs START < END, got {self.window}")
 
@@ -108,10 +117,10 @@ def recorded_waits(frame, warmup: float, horizon: float) -> dict | None:
 
     rec = frame["recorded_start_s"].to_numpy(float)
     sub = frame["submit_s"].to_numpy(float)
-    mask = ~np.isnan(rec) & (sub >= warmup) & (sub < horizon)
+    mask = ~np.isnan(rec) & (rec >= sub) & (sub >= warmup) & (sub < horizon)
     if not mask.any():
         return None
-    waits = stats(np.maximum(rec[mask] - sub[mask], 0.0), WAIT_KEYS)
+    waits = stats(rec[mask] - sub[mask], WAIT_KEYS)
     waits["jobs"] = int(mask.sum())
     return waits
 
@@ -139,7 +148,8 @@ def annotate(result, frame, trace=None) -> None:
 
     sc = result.scenario
     rec = frame["recorded_start_s"].to_numpy(float) - frame["submit_s"].to_numpy(float)
-    by_id = pd.Series(np.maximum(rec, 0.0), index=frame["job_id"].astype(str).to_numpy())
+    rec = np.where(rec >= 0, rec, np.nan)  # a start before the submit: no recorded wait
+    by_id = pd.Series(rec, index=frame["job_id"].astype(str).to_numpy())
     by_id = by_id[~by_id.index.duplicated()]
     ids = result.jobs["job_id"].astype(str)
     result.jobs["recorded_wait_s"] = by_id.reindex(ids.to_numpy()).to_numpy(float)

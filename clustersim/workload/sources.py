@@ -9,6 +9,7 @@ pyarrow) are imported only when a trace is read.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,11 +17,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from clustersim.config import Scenario
-from clustersim.errors import TraceError
+from clustersim.config.base import MAX_JOBS
+from clustersim.errors import ScenarioError, TraceError
 from clustersim.model import JobSpec
 from clustersim.rng import Streams
 from clustersim.workload.native import NATIVE_REQUIRED, read_native, trace_jobs
-from clustersim.workload.synthetic import synthetic_jobs
+from clustersim.workload.synthetic import ArrivalRate, SizeShift, synthetic_jobs
+
+MAX_CANDIDATES = 10 * MAX_JOBS  # arrivals a patterned class may draw before thinning
 
 if TYPE_CHECKING:
     from clustersim.workload.adapters import AdaptedTrace
@@ -30,9 +34,35 @@ def scenario_jobs(scenario: Scenario, streams: Streams) -> Iterator[JobSpec]:
     """The scenario's workload as a JobSpec stream in submit order."""
     wl = scenario.workload
     if wl.classes is not None:
+        check_workload(scenario)
         return synthetic_jobs(wl.classes, streams, scenario.horizon)
     frame, _rejected = load_trace(wl.trace, wl.format, strict=True)
     return trace_jobs(frame)
+
+
+def check_workload(scenario: Scenario, source: str | None = None) -> None:
+    """Refuse synthetic classes whose arrivals a run could not draw: a class with an arrival
+    pattern is drawn by thinning candidates at its peak rate, and at most ``MAX_CANDIDATES``
+    of them fit in a run. Raises ``ScenarioError`` naming the class (``source``: the file)."""
+    classes = scenario.workload.classes or []
+    shift = None
+    for i, cls in enumerate(classes):
+        if cls.arrival_rate_per_h <= 0 or not (cls.patterned or cls.duration_by_gpus):
+            continue
+        try:
+            shift = shift or SizeShift(classes)
+            candidates = ArrivalRate(cls, scenario.horizon, shift).bound * scenario.horizon
+        except (ArithmeticError, ValueError):
+            candidates = math.inf
+        if not candidates <= MAX_CANDIDATES:
+            raise ScenarioError(
+                source or f"scenario {scenario.name!r}",
+                [
+                    f"workload.classes[{i}]: its arrival pattern peaks so high that drawing it takes about "
+                    f"{candidates:.3g} candidate arrivals, more than a run can hold (at most {MAX_CANDIDATES:,}); "
+                    "lower its rate, its growth or the horizon"
+                ],
+            )
 
 
 def load_trace(path: Path, fmt: str = "native", *, strict: bool = True):

@@ -152,7 +152,7 @@ def test_several_problems_are_all_reported():
 
 
 def test_top_level_must_be_a_mapping():
-    assert problems([1, 2]) == ["(top level): expected a mapping of keys, got list"]
+    assert problems([1, 2]) == ["(top level): expected a mapping of keys, got a list"]
 
 
 # ------------------------------------------------------------------------------ files

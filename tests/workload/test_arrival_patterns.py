@@ -101,8 +101,8 @@ def test_pattern_classes_keep_common_random_numbers():
 
 
 def test_size_shift_moves_the_mix_to_larger_jobs_and_keeps_the_job_count():
-    small = job_class(name="small", arrival_rate_per_h=20.0, gpus={1: 1.0})
-    big = job_class(name="big", arrival_rate_per_h=20.0, gpus={8: 0.5, 64: 0.5})
+    small = job_class(name="small", arrival_rate_per_h=8.0, gpus={1: 1.0})
+    big = job_class(name="big", arrival_rate_per_h=8.0, gpus={8: 0.5, 64: 0.5})
     growth = {"rate": 0.0, "size_shift": "50%/yr"}
     classes = [c.model_copy(update={"growth": JobClass.model_validate(
         {**c.model_dump(), "growth": growth}).growth}) for c in (small, big)]
@@ -117,8 +117,8 @@ def test_size_shift_moves_the_mix_to_larger_jobs_and_keeps_the_job_count():
     assert ratio_first == pytest.approx(1.5 ** (3 * 30 / 365), rel=0.12)
     assert ratio_last == pytest.approx(1.5 ** (3 * (horizon - 30 * DAY) / YEAR), rel=0.12)
     assert np.sum(last & (g == 1)) < 0.8 * np.sum(first & (g == 1))  # the 1-GPU class shrinks
-    # the job count follows the growth rate (0 here): 40 jobs per hour throughout
-    assert len(t) == pytest.approx(40.0 * horizon / 3600, rel=0.02)
+    # the job count follows the growth rate (0 here): 16 jobs per hour throughout
+    assert len(t) == pytest.approx(16.0 * horizon / 3600, rel=0.02)
     assert np.sum(last) == pytest.approx(np.sum(first), rel=0.05)
 
 

@@ -21,7 +21,10 @@ user                ``""`` (the trace has no user column)
 
 Rejected rows: ``cpu-only job`` (``num_gpu`` = 0), ``no start time`` (never scheduled: empty
 ``scheduled_time``), ``no end time`` (empty ``deletion_time``), ``negative duration``,
-``missing``/``non-numeric`` values, ``duplicate job_id``, ``wrong number of fields``.  Pods
+``missing``/``non-numeric`` values, ``duplicate job_id``, ``wrong number of fields``,
+``submit``/``start``/``end time out of range`` (beyond +-4,102,444,800 s), ``duration out of
+range`` (over 10 years), ``GPU count out of range`` (over 1,000,000).  A ``scheduled_time``
+before ``creation_time`` keeps the pod with no recorded wait.  Pods
 whose ``deletion_time`` is the trace's last one were probably cut off when it ended: they
 are kept with that end (a lower bound of their run time) and counted in the notes.
 """
@@ -56,8 +59,12 @@ def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> bui
     rows.reject(np.isfinite(gpus) & (gpus == 0), "cpu-only job")
     rows.reject(start_empty, "no start time")
     rows.reject(end_empty, "no end time")
+    rejections.check_time(rows, submit, "submit", dates=False)
+    rejections.check_time(rows, start, "start", dates=False)
+    rejections.check_time(rows, end, "end", dates=False)
     duration = end - start
     rows.reject(duration < 0, "negative duration")
+    rejections.check_duration(rows, duration)
     milli = np.full(n, np.nan)
     if "gpu_milli" in cols:
         milli, _, milli_bad = parsing.parse_numbers(cols["gpu_milli"])

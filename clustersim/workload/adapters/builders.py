@@ -22,8 +22,10 @@ from clustersim.workload.adapters.parsing import is_empty, parse_numbers, parse_
 from clustersim.workload.adapters.rejections import (
     RowSet,
     check_duplicates,
+    check_duration,
     check_gpus,
     check_numeric,
+    check_time,
 )
 from clustersim.workload.adapters.tables import Table
 
@@ -85,6 +87,9 @@ def build_trace(
         if recorded_start_s is None
         else np.asarray(recorded_start_s, dtype=np.float64)[keep]
     )
+    early = start < submit  # a recorded start before the submit: no recorded wait
+    if early.any():
+        start = np.where(early, np.nan, start)
     shift = float(submit.min()) if len(submit) else 0.0
     submit = submit - shift
     start = start - shift
@@ -110,6 +115,10 @@ def build_trace(
         amount = f"{-shift:+.3f}".rstrip("0").rstrip(".")
         summary += f"; times shifted by {amount} s so the first job submits at 0"
     all_notes = [summary, *notes]
+    if early.any():
+        all_notes.append(
+            f"recorded start before submit: {int(early.sum())} jobs (kept; their recorded wait is left out)"
+        )
     if len(rejected):
         counts = rejected["reason"].value_counts()
         all_notes.append(
@@ -182,7 +191,9 @@ def timed_jobs(table: Table, *, end_columns: Sequence[str]) -> TimedJobs:
 
     Rejections: ``missing job_id``, ``missing``/``bad submit time``, ``bad start time``,
     ``bad end time``, ``missing``/``non-numeric num_gpus``, ``cpu-only job`` (0 GPUs),
-    ``no start time``, ``no end time``, ``negative duration``, ``duplicate job_id``.
+    ``no start time``, ``no end time``, ``submit``/``start``/``end time out of range`` (before
+    1970 or from 2100 on), ``negative duration``, ``duration out of range`` (over 10 years),
+    ``GPU count out of range``, ``duplicate job_id``.
     """
     rows, cols = table.rows, table.columns
     rows.reject(is_empty(cols["job_id"]), "missing job_id")
@@ -205,8 +216,12 @@ def timed_jobs(table: Table, *, end_columns: Sequence[str]) -> TimedJobs:
     rows.reject(np.isfinite(gpus) & (gpus == 0), "cpu-only job")
     rows.reject(start_empty, "no start time")
     rows.reject(np.isnan(end), "no end time")
+    check_time(rows, submit, "submit", dates=True)
+    check_time(rows, start, "start", dates=True)
+    check_time(rows, end, "end", dates=True)
     duration = end - start
     rows.reject(duration < 0, "negative duration")
+    check_duration(rows, duration)
     num_gpus = check_gpus(rows, gpus, "cpu-only job")
     job_id = text(cols["job_id"])
     check_duplicates(rows, job_id)

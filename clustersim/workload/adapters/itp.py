@@ -20,7 +20,9 @@ recorded_start_s    NaN (the trace has no start times)
 ==================  =====================================================
 
 Rejected rows: ``missing``/``non-numeric`` values, ``negative duration``, ``zero GPUs``,
-``non-integer num_gpus``, ``duplicate job_id``, ``wrong number of fields``.  Rows need not be
+``non-integer num_gpus``, ``duplicate job_id``, ``wrong number of fields``, and values out of
+any plausible range: ``submit time out of range`` (beyond +-4,102,444,800 s),
+``duration out of range`` (over 10 years), ``GPU count out of range`` (over 1,000,000).  Rows need not be
 sorted (the upstream files are, but the format does not promise it).
 """
 
@@ -46,6 +48,8 @@ def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> bui
     duration = rejections.check_numeric(rows, "duration_s", parsing.parse_numbers(cols["duration"]))
     gpus = rejections.check_numeric(rows, "num_gpus", parsing.parse_numbers(cols["num_gpu"]))
     rows.reject(duration < 0, "negative duration")
+    rejections.check_time(rows, submit, "submit", dates=False)
+    rejections.check_duration(rows, duration)
     num_gpus = rejections.check_gpus(rows, gpus, "zero GPUs")
     job_id = parsing.text(cols["job_id"])
     rejections.check_duplicates(rows, job_id)

@@ -28,7 +28,9 @@ Rejected job rows: ``no tasks`` (no row in the task table), ``bad task row`` (on
 rows is unusable; the notes name the first one, ``strict`` raises on it with its line in the
 task table), ``cpu-only job``, ``no start time`` (no task ever launched), ``no end time``,
 ``negative duration``, ``missing``/``non-numeric`` values, ``duplicate job_id``,
-``wrong number of fields``.  Line numbers in ``rejected`` refer to the job table.
+``wrong number of fields``, ``submit``/``start``/``end time out of range`` (beyond
++-4,102,444,800 s), ``duration out of range`` (over 10 years), ``GPU count out of range``
+(over 1,000,000).  Line numbers in ``rejected`` refer to the job table.
 """
 
 from __future__ import annotations
@@ -122,7 +124,7 @@ def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> bui
     pos = pc.index_in(job_id, value_set=tasks.names).fill_null(-1).to_numpy(zero_copy_only=False)
     found = pos >= 0
     pick = np.where(found, pos, 0)
-    gpus = np.where(found, tasks.gpus[pick] if len(tasks.gpus) else 0, 0).astype(np.int64)
+    gpus = np.where(found, tasks.gpus[pick] if len(tasks.gpus) else 0.0, 0.0)
     start = np.where(found, tasks.start[pick] if len(tasks.gpus) else np.nan, np.nan)
     bad_task = found & (tasks.bad[pick] if len(tasks.gpus) else False)
     lead = pc.take(tasks.lead, pa.array(pick)) if len(tasks.gpus) else pa.nulls(len(pos))
@@ -133,8 +135,13 @@ def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> bui
     rows.reject(found & (gpus == 0), "cpu-only job")
     rows.reject(np.isnan(start), "no start time")
     rows.reject(end_empty, "no end time")
+    rejections.check_time(rows, submit, "submit", dates=False)
+    rejections.check_time(rows, start, "start", dates=False)
+    rejections.check_time(rows, end, "end", dates=False)
     duration = end - start
     rows.reject(duration < 0, "negative duration")
+    rejections.check_duration(rows, duration)
+    num_gpus = rejections.check_gpus(rows, gpus, "cpu-only job")
     rejections.check_duplicates(rows, job_id)
     return builders.build_trace(
         NAME,
@@ -142,7 +149,7 @@ def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> bui
         rows,
         job_id=job_id,
         submit_s=submit,
-        num_gpus=gpus,
+        num_gpus=num_gpus,
         duration_s=duration,
         job_class=job_class,
         user=parsing.text(cols["user"]),
@@ -175,7 +182,8 @@ def _task_summary(task_path: Path, strict: bool) -> tuple[TaskSummary, list[str]
     ok = rows.ok
     plan = np.nan_to_num(plan, nan=0.0)
     per_instance = np.ceil(plan / 100.0)
-    gpus = np.where(ok, np.nan_to_num(inst, nan=0.0) * per_instance, 0.0)
+    with np.errstate(over="ignore", invalid="ignore"):  # absurd counts become inf: out of range
+        gpus = np.where(ok, np.nan_to_num(inst, nan=0.0) * per_instance, 0.0)
     frac = ok & (plan > 0) & (plan % 100 != 0)
     job = parsing.text(cols["job_name"])
     broken = rows.rejected_for("wrong number of fields")

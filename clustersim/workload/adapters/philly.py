@@ -31,8 +31,11 @@ Rejected records: ``no attempts`` (never scheduled), ``no end time`` (last attem
 ``end_time``: still running at the snapshot), ``no start time`` (no attempt with both
 times), ``zero GPUs`` (no GPU listed in any attempt), ``negative duration`` (an attempt ends
 before it starts), ``missing job_id``, ``missing``/``bad submit time``, ``not a job record``
-(not a JSON object), ``invalid JSON`` (JSON Lines only), ``duplicate job_id``.  There is one
-cluster per file: ``cluster`` is refused.
+(not a JSON object), ``invalid JSON`` (JSON Lines only), ``duplicate job_id``, and values out
+of any plausible range: ``submit``/``start``/``end time out of range`` (a date before 1970 or
+from 2100 on), ``duration out of range`` (over 10 years), ``GPU count out of range`` (over
+1,000,000).  A first start before the submit time keeps the job with no recorded wait.
+There is one cluster per file: ``cluster`` is refused.
 """
 
 from __future__ import annotations
@@ -174,6 +177,13 @@ def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> bui
     with_start = np.flatnonzero(np.isfinite(start))
     jobs_started, first = np.unique(job[with_start], return_index=True)
     first_start[jobs_started] = start[with_start[first]]
+    # the latest time any complete attempt names (its start or end): out of range is rejected
+    last_time = np.full(n, -np.inf)
+    np.maximum.at(last_time, job, np.where(complete, np.fmax(start, end), -np.inf))
+    last_time = np.where(np.isinf(last_time), np.nan, last_time)
+    earliest = np.full(n, np.inf)
+    np.minimum.at(earliest, job, np.where(complete, np.fmin(start, end), np.inf))
+    last_time = np.where(earliest < rejections.MIN_DATE_S, earliest, last_time)
     counts = np.asarray(att_gpus, dtype=np.int64)
     gpus = np.zeros(n, dtype=np.int64)
     np.maximum.at(gpus, job, counts)
@@ -184,6 +194,11 @@ def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> bui
     rows.reject(n_complete == 0, "no start time")
     rows.reject(gpus == 0, "zero GPUs")
     rows.reject(negative, "negative duration")
+    rows.reject(gpus > rejections.MAX_GPUS, "GPU count out of range")
+    rejections.check_time(rows, submit, "submit", dates=True)
+    rejections.check_time(rows, first_start, "start", dates=True)
+    rejections.check_time(rows, last_time, "end", dates=True)
+    rejections.check_duration(rows, duration)
     rejections.check_duplicates(rows, job_id)
 
     ok = rows.ok

@@ -46,6 +46,8 @@ def _content(label: str, data: bytes) -> bytes:
         data = data[len(_BOM) :]
     if is_blank_bytes(data):
         raise TraceError(label, "empty file")
+    if b"\n" not in data and b"\r" in data:  # classic Mac line ends: one line each
+        data = data.replace(b"\r", b"\n")
     return data
 
 

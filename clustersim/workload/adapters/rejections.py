@@ -20,6 +20,13 @@ from clustersim.workload.adapters.parsing import np_bool
 REJECTED_COLUMNS: tuple[str, ...] = ("line", "reason", "raw")
 RAW_LIMIT = 200
 
+# Plausible ranges: a row outside them is rejected with a reason rather than simulated.
+MAX_GPUS = 1_000_000  # GPUs of one job
+MAX_DURATION_S = 10 * 365 * 86400.0  # a job's run time: 10 years
+MIN_DATE_S = 0.0  # dates from 1970-01-01 ...
+MAX_DATE_S = 4_102_444_800.0  # ... to 2100-01-01 (UTC), as seconds since the Unix epoch
+MAX_TIME_S = MAX_DATE_S  # numeric times (seconds): within +-4,102,444,800 s
+
 
 class RowSet:
     """Candidate job rows: physical line numbers, raw text, and each row's first rejection."""
@@ -113,12 +120,31 @@ def check_numeric(
 
 
 def check_gpus(rows: RowSet, gpus: np.ndarray, zero_reason: str) -> np.ndarray:
-    """Reject non-integer, negative and zero GPU counts; return int64 counts (0 where bad)."""
+    """Reject non-integer, negative, zero and out-of-range (> ``MAX_GPUS``) GPU counts;
+    return int64 counts (0 where bad)."""
+    gpus = np.asarray(gpus, dtype=np.float64)
     finite = np.isfinite(gpus)
     rows.reject(finite & (gpus < 0), "negative num_gpus")
+    rows.reject(np.isinf(gpus) | (finite & (gpus > MAX_GPUS)), "GPU count out of range")
     rows.reject(finite & (gpus != np.floor(gpus)), "non-integer num_gpus")
     rows.reject(finite & (gpus == 0), zero_reason)
-    return np.where(finite & (gpus > 0), np.floor(gpus), 0).astype(np.int64)
+    usable = finite & (gpus > 0) & (gpus <= MAX_GPUS)
+    return np.where(usable, np.floor(np.where(usable, gpus, 0.0)), 0).astype(np.int64)
+
+
+def check_duration(rows: RowSet, duration: np.ndarray) -> None:
+    """Reject run times longer than ``MAX_DURATION_S`` (10 years)."""
+    with np.errstate(invalid="ignore"):
+        rows.reject(np.asarray(duration, dtype=np.float64) > MAX_DURATION_S, "duration out of range")
+
+
+def check_time(rows: RowSet, seconds: np.ndarray, what: str, *, dates: bool) -> None:
+    """Reject ``what`` times outside the plausible range: dates before 1970 or from 2100 on,
+    numeric times beyond +-4,102,444,800 s. The reason is ``<what> time out of range``."""
+    t = np.asarray(seconds, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        bad = (t < MIN_DATE_S) | (t >= MAX_DATE_S) if dates else np.abs(t) > MAX_TIME_S
+    rows.reject(bad, f"{what} time out of range")
 
 
 def check_duplicates(rows: RowSet, job_id: pa.Array | np.ndarray | Sequence[str]) -> None:

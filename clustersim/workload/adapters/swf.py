@@ -25,7 +25,9 @@ user                field 12, user id as text (``""`` when -1)
 Rejected rows: ``wrong number of fields`` (not 18), ``unsorted submit time`` (earlier than a
 previous line's), ``unknown run time`` (-1), ``unknown num_gpus`` (both processor fields -1),
 ``zero GPUs``, ``negative duration``, ``missing``/``non-numeric`` values,
-``duplicate job_id``.  There is one cluster per file: ``cluster`` is refused.
+``duplicate job_id``, ``submit``/``start time out of range`` (beyond +-4,102,444,800 s),
+``duration out of range`` (over 10 years), ``GPU count out of range`` (over 1,000,000
+processors' worth).  There is one cluster per file: ``cluster`` is refused.
 """
 
 from __future__ import annotations
@@ -88,7 +90,9 @@ def read(
     req, _, req_bad = parsing.parse_numbers(cols["req_procs"])
     rows.reject(req_bad, "non-numeric requested processors")
 
-    earlier = np.fmax.accumulate(np.where(np.isfinite(submit), submit, -np.inf))
+    rejections.check_time(rows, submit, "submit", dates=False)
+    plausible = np.isfinite(submit) & (np.abs(submit) <= rejections.MAX_TIME_S)  # one absurd time
+    earlier = np.fmax.accumulate(np.where(plausible, submit, -np.inf))  # does not unsort the rest
     previous = np.concatenate(([-np.inf], earlier[:-1]))
     rows.reject(submit < previous, "unsorted submit time")
     rows.reject(run == -1, "unknown run time")
@@ -97,10 +101,13 @@ def read(
     rows.reject(procs == -1, "unknown num_gpus")
     gpus = np.ceil(procs / procs_per_gpu)
     num_gpus = rejections.check_gpus(rows, np.where(np.isfinite(procs), gpus, np.nan), "zero GPUs")
+    rejections.check_duration(rows, run)
+    with np.errstate(over="ignore", invalid="ignore"):
+        start = np.where(np.isfinite(wait) & (wait >= 0), submit + wait, np.nan)
+    rejections.check_time(rows, start, "start", dates=False)
     job_id = parsing.text(cols["job"])
     rejections.check_duplicates(rows, job_id)
 
-    start = np.where(np.isfinite(wait) & (wait >= 0), submit + wait, np.nan)
     notes = [*table.notes]
     fell_back = rows.ok & (alloc == -1)
     if fell_back.any():

@@ -88,8 +88,8 @@ def _split_quoted(
     out: dict[int, list[str]] = {i: [] for i in wanted}
     wrong = np.zeros(len(rows), dtype=bool)
     for n, line in enumerate(rows):
-        fields = next(csv.reader([line], delimiter=sep), [])
-        if len(fields) != width:
+        fields = csv_fields(line, sep)
+        if fields is None or len(fields) != width:
             wrong[n] = True
             fields = [""] * width
         for i in wanted:
@@ -168,9 +168,20 @@ def _fast_whitespace(
     return _fast_csv(csv_bytes, 0, width, ",", wanted, expected)
 
 
+def csv_fields(line: str, sep: str) -> list[str] | None:
+    """The fields of one CSV line, or None when it cannot be split (a stray carriage return
+    or a field past the csv module's size limit)."""
+    try:
+        return next(csv.reader([line], delimiter=sep), [])
+    except csv.Error:
+        return None
+
+
 def parse_header(line: str, sep: str = ",") -> list[str]:
     """Header field names, stripped of whitespace and quotes."""
-    fields = next(csv.reader([line], delimiter=sep), [])
+    fields = csv_fields(line, sep)
+    if fields is None:
+        fields = line.split(sep)
     return [f.strip().strip('"').strip() for f in fields]
 
 
@@ -178,7 +189,9 @@ def require_columns(source: str, header: Sequence[str], required: Iterable[str])
     """TraceError naming the first missing column and listing those found."""
     for name in required:
         if name not in header:
-            found = ", ".join(h for h in header if h) or "nothing"
+            found = ", ".join(h[:40] for h in header[:30] if h) or "nothing"
+            if len(header) > 30:
+                found += f", ... ({len(header)} in all)"
             raise TraceError(
                 source, f"missing required column {name!r}; found columns: {found}", line=1
             )
