@@ -163,7 +163,7 @@ def _read_native_careful(path: Path, is_parquet: bool, strict: bool):
             line=1,
         )
     n = len(raw)
-    line_of = np.arange(n) + (2 if not is_parquet else 1)
+    line_of = _csv_line_numbers(path, n) if not is_parquet else np.arange(n) + 1
     bad_reason = np.full(n, "", dtype=object)
 
     def flag(mask, reason):
@@ -215,6 +215,20 @@ def _read_native_careful(path: Path, is_parquet: bool, strict: bool):
     )
     frame = frame.sort_values("submit_s", kind="stable", ignore_index=True)
     return frame, rejected
+
+
+def _csv_line_numbers(path: Path, rows: int) -> np.ndarray:
+    """The physical line (1-based) of each data row of a CSV read by pandas, which skips
+    blank lines: the non-blank lines after the header. Rows plus 2 if that does not add up
+    (a quoted field spanning lines)."""
+    try:
+        with open(path, "rb") as fh:
+            numbers = [i for i, line in enumerate(fh, start=1) if line.strip()]
+    except OSError:
+        numbers = []
+    if len(numbers) == rows + 1:
+        return np.asarray(numbers[1:], dtype=np.int64)
+    return np.arange(rows) + 2
 
 
 def _raw_row(raw, i: int) -> str:

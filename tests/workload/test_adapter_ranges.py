@@ -231,3 +231,11 @@ def test_a_bad_request_log_is_a_trace_error(tmp_path, content, says):
     with pytest.raises(TraceError) as info:
         read_log_rates(DemandConfig(trace=path, bin=1))
     assert says in str(info.value), str(info.value)
+
+
+def test_native_line_numbers_count_blank_lines(tmp_path):
+    path = tmp_path / "jobs.csv"
+    path.write_text("job_id,submit_s,num_gpus,duration_s\n\na,0,1,60\n\nb,1,1e20,60\n")
+    with pytest.raises(TraceError, match="num_gpus out of range") as info:
+        load_any(path, "native", strict=True)
+    assert info.value.line == 5
