@@ -35,6 +35,7 @@ class ClusterConfig(Frozen):
 
 _NAME_FORBIDDEN = re.compile(r"[/\\:\x00-\x1f\x7f]")
 NAME_MAX = 120
+NAME_MAX_BYTES = 240  # a folder name may hold 255 bytes; reports/<name>-sweep/ adds 6
 
 
 class Scenario(Frozen):
@@ -75,6 +76,8 @@ class Scenario(Frozen):
                 f"a name, not a path: {value!r} holds {bad.group()!r}; the name is also the output folder "
                 "reports/<name>/ (use --out to write elsewhere)"
             )
+        if len(value.encode("utf-8")) > NAME_MAX_BYTES:
+            raise ValueError(f"at most {NAME_MAX_BYTES} bytes in UTF-8 (it is also a folder name)")
         if value.strip() in (".", "..") or value != value.strip():
             raise ValueError(f"a name, not a path: {value!r} (no leading or trailing spaces, not . or ..)")
         return value

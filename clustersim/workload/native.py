@@ -106,7 +106,7 @@ def _read_native_fast(path: Path):
                 column_types=types, include_columns=list(types), strings_can_be_null=False, quoted_strings_can_be_null=False
             ),
         )
-    except (pa.ArrowInvalid, OSError, UnicodeError):
+    except (pa.ArrowException, OSError, UnicodeError, KeyError):  # e.g. a header with stray blanks
         return None
     for col in ("submit_s", "num_gpus", "duration_s"):
         arr = table[col]
