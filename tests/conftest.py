@@ -96,8 +96,8 @@ class RecordingEngine(Engine):
         assert len(nodes) == (1 if g <= per else g // per), (job, nodes)
         assert len(set(nodes)) == len(nodes)
 
-    def _pass(self, event):
-        super()._pass(event)
+    def _pass(self):
+        super()._pass()
         self.invariants()  # after the instant's one pass (events only change state before it)
 
 

@@ -5,11 +5,10 @@ tables. Job completions are SimPy timeouts carrying a token; a job interrupted l
 (failure, preemption) bumps its token and the stale completion is ignored.
 
 One scheduling pass per instant: an event (arrival, completion, failure, repair, delivery,
-demand step) only changes state and asks for a pass (``request_pass``). The pass is a SimPy
-event at the same time with a priority below every other event's (``PASS``), so it runs once,
-after all the events of its instant have been applied, whatever their order. Components whose
-work outranks training (replicas) act first (``before_pass``), then the queue policy, then one
-timeseries row is recorded.
+demand step) only changes state and asks for a pass (``request_pass``); the clock
+(``engine.clock``) runs it once, after all the events of its instant have been applied,
+whatever their order. Components whose work outranks training (replicas) act first
+(``before_pass``), then the queue policy, then one timeseries row is recorded.
 
 The core knows no failure, supply or inference model: those are components
 (``engine.component``) built from the scenario by ``components()`` and attached in that order.
@@ -30,6 +29,7 @@ import simpy.core
 
 from clustersim.config import Scenario
 from clustersim.engine import segments
+from clustersim.engine.clock import Clock
 from clustersim.engine.cluster import Cluster
 from clustersim.engine.component import Component, overrides
 from clustersim.engine.placement import build_placement
@@ -43,14 +43,7 @@ from clustersim.rng import Streams
 from clustersim.workload.sources import scenario_jobs
 
 ProgressFn = Callable[[float], None]
-PASS = simpy.core.NORMAL + 1  # after every NORMAL and URGENT event of the same instant
 Router = Callable[[int, str], "tuple[int, ...] | str"]  # (GPUs, type) -> pools or why not
-
-
-class _PassMarker:  # what SimPy's loop needs of an event: the pass's entry in its queue
-    __slots__ = ("callbacks",)
-    _ok = True
-    _value = None
 
 
 def components(scenario: Scenario, streams: Streams) -> list[Component]:
@@ -81,7 +74,7 @@ class Engine:
     ):
         self.scenario = scenario
         self.streams = streams
-        self.env = simpy.Environment()
+        self.env = Clock()
         c = scenario.cluster
         supply = scenario.supply
         self._speed0 = speed = supply.gpu_types[c.gpu_type].speed if supply is not None else 1.0
@@ -126,8 +119,6 @@ class Engine:
         self._specs = iter(specs)
         self._next_spec: JobSpec | None = None
         self._result: RunResult | None = None
-        self._pass_at: float | None = None  # time of the pass already asked for, if any
-        self._marker = _PassMarker()
         self._changed = True  # capacity changed since the last pass (not only arrivals)
         self._new: list[Job] = []  # jobs queued since the last pass
         self._record()
@@ -334,15 +325,9 @@ class Engine:
         ``changed``: capacity changed (a completion, a failure ...), not only arrivals."""
         if changed:
             self._changed = True
-        now = self.env.now
-        if self._pass_at == now:
-            return
-        self._pass_at = now
-        self._marker.callbacks = [self._pass]  # one reusable queue entry: one pass pending at most
-        heapq.heappush(self.env._queue, (now, PASS, next(self.env._eid), self._marker))
+        self.env.due = self._pass
 
-    def _pass(self, _event) -> None:
-        self._pass_at = None
+    def _pass(self) -> None:
         new = None if self._changed else self._new
         self._changed = False
         self._new = []

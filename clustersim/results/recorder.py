@@ -30,14 +30,16 @@ class Recorder:
     """The cluster's levels over time, one row per change, same-time changes coalesced.
 
     ``level`` takes the base columns (and, with several pools, busy and up GPUs per pool);
-    ``stage`` takes capacity by stage, which changes rarely and is merged in at ``frame``."""
+    ``stage`` takes capacity by stage, which changes rarely and is merged in at ``frame``.
+    Rows are kept in one flat integer array (row after row), so recording one is a single
+    append of a tuple, whatever the number of columns."""
 
-    __slots__ = ("t", "cols", "names", "_last", "_prev", "stage_t", "stage_rows", "stage_names")
+    __slots__ = ("t", "flat", "names", "_last", "_prev", "stage_t", "stage_rows", "stage_names")
 
     def __init__(self) -> None:
         self.t = array("d")
         self.names = list(LEVEL_COLUMNS[1:])
-        self.cols = [array("q") for _ in self.names]
+        self.flat = array("q")  # row-major: len(names) values per row
         self._last = None  # values of the last row
         self._prev = None  # values of the row before it
         self.stage_t: list[float] = []
@@ -48,13 +50,10 @@ class Recorder:
         """Add busy and up GPUs per pool (before the first row)."""
         for name in pools:
             self.names += [f"busy_gpus.{name}", f"up_gpus.{name}"]
-            self.cols += [array("q"), array("q")]
 
     def add_columns(self, names: list[str]) -> None:
         """More level columns (before the first row), given last in ``level``'s ``extra``."""
-        for name in names:
-            self.names.append(name)
-            self.cols.append(array("q"))
+        self.names.extend(names)
 
     def stage_columns(self, names: list[str]) -> None:
         self.stage_names = list(names)
@@ -68,24 +67,20 @@ class Recorder:
         last = self._last
         if row == last:
             return
-        cols = self.cols
+        flat = self.flat
         if last is not None and self.t[-1] == t:
+            n = len(row)
             if row == self._prev:
                 # the same-time change undid itself: drop the row
                 self.t.pop()
-                for col in cols:
-                    col.pop()
+                del flat[-n:]
                 self._last = self._prev
-                self._prev = (
-                    tuple(col[-2] for col in cols) if len(self.t) >= 2 else None
-                )
+                self._prev = tuple(flat[-2 * n : -n]) if len(self.t) >= 2 else None
                 return
-            for col, value in zip(cols, row, strict=True):
-                col[-1] = value
+            flat[-n:] = array("q", row)
         else:
             self.t.append(t)
-            for col, value in zip(cols, row, strict=True):
-                col.append(value)
+            flat.extend(row)
             self._prev = last
         self._last = row
 
@@ -107,8 +102,9 @@ class Recorder:
 
         t = np.frombuffer(self.t, dtype=float).copy()
         data = {"t_s": t}
-        for name, col in zip(self.names, self.cols, strict=True):
-            data[name] = np.frombuffer(col, dtype=np.int64).copy()
+        rows = np.frombuffer(self.flat, dtype=np.int64).reshape(len(t), len(self.names))
+        for i, name in enumerate(self.names):
+            data[name] = rows[:, i].copy()
         if self.stage_t:
             st = np.array(self.stage_t, dtype=float)
             grid = np.union1d(t, st)
@@ -128,54 +124,55 @@ class Recorder:
 
 class JobLog:
     """One compact row per job: appended when a job ends or is rejected, and at the horizon
-    for jobs still running or queued. Rows are sorted by submission order on output."""
+    for jobs still running or queued. Rows are sorted by submission order on output.
+
+    A row is two appends: its integers to one flat array and its times to another (``INTS``
+    and ``FLOATS`` give the order), turned into columns at ``frame``."""
+
+    INTS = ("seq", "gpus", "state", "cls", "reason", "restarts", "pool", "request")
+    FLOATS = ("submit", "start", "end", "duration", "work", "lost", "overhead", "lost_gpu", "overhead_gpu", "useful")
 
     def __init__(self, pools: list[str] | None = None) -> None:
         self.pools = list(pools or ["default"])  # pool names, by pool index
-        self.seq = array("q")
-        self.gpus = array("q")
-        self.submit = array("d")
-        self.start = array("d")
-        self.end = array("d")
-        self.duration = array("d")
-        self.state = array("b")
-        self.cls = array("l")
-        self.reason = array("l")
-        self.restarts = array("l")
-        self.work = array("d")
-        self.lost = array("d")
-        self.overhead = array("d")
-        self.lost_gpu = array("d")
-        self.overhead_gpu = array("d")
-        self.pool = array("l")
-        self.request = array("l")
-        self.useful = array("d")
+        self.ints = array("q")
+        self.floats = array("d")
         self.ids: dict[int, str] = {}  # seq -> job id, only for jobs that carry their own
         self._classes: dict[str, int] = {}
         self._reasons: dict[str, int] = {"": 0}
         self._requests: dict[str, int] = {"any": 0}
+        self._states = {state: i for i, state in enumerate(STATES)}
+
+    def __len__(self) -> int:
+        return len(self.ints) // len(self.INTS)
 
     def add(self, job, state: str) -> None:
         spec = job.spec
-        self.seq.append(job.seq)
-        self.gpus.append(spec.num_gpus)
-        self.submit.append(spec.submit_s)
         start, end = job.start_s, job.end_s
-        self.start.append(NAN if start is None else start)
-        self.end.append(NAN if end is None else end)
-        self.duration.append(spec.duration_s)
-        self.state.append(STATES.index(state))
-        self.cls.append(self._classes.setdefault(spec.job_class, len(self._classes)))
-        self.reason.append(self._reasons.setdefault(job.reason, len(self._reasons)))
-        self.restarts.append(job.restarts)
-        self.work.append(spec.duration_s - job.remaining_s)
-        self.lost.append(job.lost_s)
-        self.overhead.append(job.overhead_s)
-        self.lost_gpu.append(job.lost_gpu_s)
-        self.overhead_gpu.append(job.overhead_gpu_s)
-        self.pool.append(job.pool)
-        self.request.append(self._requests.setdefault(job.request, len(self._requests)))
-        self.useful.append((spec.duration_s - job.remaining_s - job.work_fast) + job.wall_fast)  # Job.useful_s
+        cls = self._classes.get(spec.job_class)
+        if cls is None:
+            cls = self._classes[spec.job_class] = len(self._classes)
+        reason = self._reasons.get(job.reason)
+        if reason is None:
+            reason = self._reasons[job.reason] = len(self._reasons)
+        request = self._requests.get(job.request)
+        if request is None:
+            request = self._requests[job.request] = len(self._requests)
+        self.ints.extend(
+            (job.seq, spec.num_gpus, self._states[state], cls, reason, job.restarts, job.pool, request)
+        )
+        duration, remaining = spec.duration_s, job.remaining_s
+        self.floats.extend((
+            spec.submit_s,
+            NAN if start is None else start,
+            NAN if end is None else end,
+            duration,
+            duration - remaining,
+            job.lost_s,
+            job.overhead_s,
+            job.lost_gpu_s,
+            job.overhead_gpu_s,
+            (duration - remaining - job.work_fast) + job.wall_fast,  # Job.useful_s
+        ))
         if spec.job_id is not None:
             self.ids[job.seq] = spec.job_id
 
@@ -183,17 +180,20 @@ class JobLog:
         import pandas as pd
         import pyarrow as pa
 
-        seq = np.frombuffer(self.seq, dtype=np.int64)
+        n = len(self)
+        ints = np.frombuffer(self.ints, dtype=np.int64).reshape(n, len(self.INTS))
+        seq = ints[:, 0]
         order = np.argsort(seq, kind="stable")
         seq = seq[order]
-        self.seq = array("q")
-
-        def col(name, dtype):
-            """The column in submission order; the log's own copy is freed at once, so the
-            table never exists twice (peak memory stays near one copy per job)."""
-            out = np.frombuffer(getattr(self, name), dtype=dtype)[order]
-            setattr(self, name, array(getattr(self, name).typecode))
-            return out
+        # columns in submission order, one at a time; each flat log is freed as soon as its
+        # columns are out, so the table exists about once (not twice) at the peak
+        i = {name: ints[order, k] for k, name in enumerate(self.INTS) if name != "seq"}
+        del ints
+        self.ints = array("q")
+        floats = np.frombuffer(self.floats, dtype=float).reshape(n, len(self.FLOATS))
+        f = {name: floats[order, k] for k, name in enumerate(self.FLOATS)}
+        del floats, order
+        self.floats = array("d")
 
         if self.ids:
             ids = self.ids
@@ -203,26 +203,24 @@ class JobLog:
         del seq
         data = {"job_id": pd.array(id_array, dtype=pd.StringDtype("pyarrow"))}
         del id_array
-        data["job_class"] = pd.Categorical.from_codes(col("cls", np.int_), list(self._classes))
-        data["num_gpus"] = col("gpus", np.int64)
-        data["submit_s"] = col("submit", float)
-        data["start_s"] = col("start", float)
-        data["end_s"] = col("end", float)
+        data["job_class"] = pd.Categorical.from_codes(i.pop("cls"), list(self._classes))
+        data["num_gpus"] = i.pop("gpus")
+        data["submit_s"] = f.pop("submit")
+        data["start_s"] = f.pop("start")
+        data["end_s"] = f.pop("end")
         data["wait_s"] = data["start_s"] - data["submit_s"]
-        data["duration_s"] = col("duration", float)
-        data["state"] = pd.Categorical.from_codes(col("state", np.int8), list(STATES))
-        data["reason"] = pd.Categorical.from_codes(col("reason", np.int_), list(self._reasons))
-        data["restarts"] = col("restarts", np.int_).astype(np.int64, copy=False)
-        data["work_done_s"] = col("work", float)
-        data["lost_s"] = col("lost", float)
-        data["overhead_s"] = col("overhead", float)
-        data["lost_gpu_s"] = col("lost_gpu", float)
-        data["overhead_gpu_s"] = col("overhead_gpu", float)
-        data["gpu_request"] = pd.Categorical.from_codes(col("request", np.int_), list(self._requests))
-        data["gpu_type"] = pd.Categorical.from_codes(
-            _codes(col("pool", np.int_), len(self.pools)), [*self.pools, ""]
-        )
-        data["useful_s"] = col("useful", float)
+        data["duration_s"] = f.pop("duration")
+        data["state"] = pd.Categorical.from_codes(i.pop("state").astype(np.int8), list(STATES))
+        data["reason"] = pd.Categorical.from_codes(i.pop("reason"), list(self._reasons))
+        data["restarts"] = i.pop("restarts")
+        data["work_done_s"] = f.pop("work")
+        data["lost_s"] = f.pop("lost")
+        data["overhead_s"] = f.pop("overhead")
+        data["lost_gpu_s"] = f.pop("lost_gpu")
+        data["overhead_gpu_s"] = f.pop("overhead_gpu")
+        data["gpu_request"] = pd.Categorical.from_codes(i.pop("request"), list(self._requests))
+        data["gpu_type"] = pd.Categorical.from_codes(_codes(i.pop("pool"), len(self.pools)), [*self.pools, ""])
+        data["useful_s"] = f.pop("useful")
         return pd.DataFrame(data, copy=False)
 
 
