@@ -122,6 +122,7 @@ class Engine:
         self._changed = True  # capacity changed since the last pass (not only arrivals)
         self._new: list[Job] = []  # jobs queued since the last pass
         self._record()
+        self.env.arrive = self._arrive
         self._schedule_arrival()
 
     def part(self, kind: type) -> Component | None:  # the attached component of that type
@@ -180,7 +181,7 @@ class Engine:
                     return
             if spec.submit_s > env.now:
                 self._next_spec = spec
-                self.call_at(spec.submit_s, self._arrive)
+                env.arrival_at = spec.submit_s  # the clock calls _arrive then
                 return
             self.submit(spec)
             spec = None
@@ -195,7 +196,7 @@ class Engine:
         event.callbacks.append(callback)
         heapq.heappush(self.env._queue, (when, priority, next(self.env._eid), event))
 
-    def _arrive(self, _event) -> None:
+    def _arrive(self) -> None:
         spec = self._next_spec
         self._next_spec = None
         self.submit(spec)
