@@ -31,13 +31,19 @@ def read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def read_parquet(path: Path, columns: tuple[str, ...], text_columns: tuple[str, ...] = ()):
+def read_parquet(path: Path, columns: tuple[str, ...], text_columns: tuple[str, ...] = (), skip: tuple[str, ...] = ()):
     """A parquet file as a DataFrame with ``columns`` present: ``text_columns`` as str, the
-    others as float (unparsable values become NaN)."""
+    others as float (unparsable values become NaN). Columns in ``skip`` are not read. The
+    Arrow table is handed to pandas column by column (``self_destruct``), so a big file is
+    not held twice while it is converted."""
     import pandas as pd
+    import pyarrow.parquet as pq
 
     try:
-        frame = pd.read_parquet(path)
+        names = pq.read_schema(path).names
+        table = pq.read_table(path, columns=[n for n in names if n not in skip])
+        frame = table.to_pandas(self_destruct=True, split_blocks=True)
+        del table
     except (OSError, ValueError) as exc:  # pyarrow's errors derive from these
         raise ClusterSimError(f"{path}: cannot read as parquet ({exc})") from None
     missing = [c for c in columns if c not in frame.columns]
@@ -71,7 +77,7 @@ def load_run(run_dir: str | os.PathLike) -> Run:
         )
     if missing:
         raise ClusterSimError(f"{root / missing[0]}: missing ({expected})")
-    jobs = read_parquet(root / "jobs.parquet", JOB_COLUMNS, text_columns=("job_class", "state"))
+    jobs = read_parquet(root / "jobs.parquet", JOB_COLUMNS, text_columns=("job_class", "state"), skip=("job_id",))
     if "wait_s" in jobs.columns:
         import pandas as pd
 
