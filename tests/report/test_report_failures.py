@@ -354,14 +354,24 @@ def test_littles_law_expectation_of_nodes_down():
     # Only the N − L nodes in service can fail: L = (N − L)·λ·D, so L = N·λ·D / (1 + λ·D).
     assert expected_nodes_down(FAILURES, 4) == pytest.approx(4 * x / (1 + x))
     assert expected_nodes_down(FAILURES, 4) == pytest.approx(0.31409, abs=1e-5)
-    # the default fleet: 500 nodes, 5 per 1,000 node-days, 43.19 h down -> about 4.46
+    # the default fleet: 500 nodes, 5 per 1,000 node-days. Mean lognormal = median x
+    # e^(sigma^2 / 2), sigma = ln(p90 / median) / 1.28155: soft 1 h / 4 h -> 6,462.4 s, swap
+    # 24 h / 3 d -> 124,764.5 s, vendor 10 d / 21 d -> 1,021,632.0 s; down time = 180 s
+    # detection + 0.5 x 6,462.4 + 0.4 x 124,764.5 + 0.1 x 1,021,632.0 = 155,480.2 s (43.19 h)
+    # = 1.799539 d; lambda D = 0.005 x 1.799539 = 0.0089977; L = 500 x 0.0089977 / 1.0089977
+    # = 4.45873.
     default = {"rate_per_1000_node_days": 5.0, "detection": {"kind": "exponential", "mean": 180},
                "repair": [
                    {"share": 0.5, "time": {"kind": "lognormal", "median": 3600, "p90": 14400}},
                    {"share": 0.4, "time": {"kind": "lognormal", "median": 86400, "p90": 259200}},
                    {"share": 0.1, "time": {"kind": "lognormal", "median": 864000,
                                            "p90": 1814400}}]}
-    assert expected_nodes_down(default, 500) == pytest.approx(4.465, abs=0.01)
+    down_s = 180.0 + sum(share * median * math.exp((math.log(p90 / median) / Z90) ** 2 / 2)
+                         for share, median, p90 in ((0.5, 3600, 14400), (0.4, 86400, 259200), (0.1, 864000, 1814400)))
+    assert down_s == pytest.approx(155480.2, abs=0.05)
+    x = 0.005 * down_s / DAY
+    assert expected_nodes_down(default, 500) == pytest.approx(500 * x / (1 + x), rel=1e-9)
+    assert expected_nodes_down(default, 500) == pytest.approx(4.45873, abs=5e-6)
     assert expected_nodes_down({**FAILURES, "rate_per_1000_node_days": 0.0}, 4) == 0.0
     assert expected_nodes_down(FAILURES, 0) is None
 

@@ -24,7 +24,6 @@ import numpy as np
 import pytest
 
 from clustersim.engine.core import simulate
-from clustersim.results.summary import busy_gpu_seconds_from_jobs
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -267,6 +266,9 @@ def test_no_wait_poisson_workload_on_a_large_cluster(csim):
     assert int(r.timeseries["running_jobs"].max()) < 64
     assert (jobs["wait_s"].dropna() == 0).all() and jobs["start_s"].notna().all()
     window = scenario.horizon - scenario.warmup
-    busy = busy_gpu_seconds_from_jobs(jobs, scenario.warmup, scenario.horizon)
+    # busy GPU-seconds in [warmup, horizon] from the jobs table, with numpy (not results.summary)
+    start, g = jobs["start_s"].to_numpy(float), jobs["num_gpus"].to_numpy(float)
+    end = np.nan_to_num(jobs["end_s"].to_numpy(float), nan=scenario.horizon)
+    busy = float(np.sum(np.clip(np.minimum(end, scenario.horizon) - np.maximum(start, scenario.warmup), 0, None) * g))
     assert r.summary["gpu_utilisation"] == pytest.approx(busy / (512 * window), rel=0, abs=1e-9)
     assert r.summary["gpu_utilisation"] == pytest.approx(10 * 3 * 1 / 512, rel=0.05)
