@@ -34,6 +34,7 @@ from clustersim.config.loading import (
     scenario_json_schema,
     scenario_with_overrides,
 )
+from clustersim.config.power import CapWindow, GpuPower, PowerConfig, PueProfile
 from clustersim.config.scenario import ClusterConfig, Scenario
 from clustersim.config.scheduler import (
     BackfillConfig,
@@ -73,6 +74,10 @@ __all__ = [
     "ServiceConfig",
     "LEAD_TIME_PRESETS",
     "AcceptanceConfig",
+    "CapWindow",
+    "GpuPower",
+    "PowerConfig",
+    "PueProfile",
     "BackfillConfig",
     "ConservativeConfig",
     "CheckpointConfig",

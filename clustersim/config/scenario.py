@@ -10,6 +10,7 @@ from clustersim.config.base import MAX_NODES, Frozen, at_field
 from clustersim.config.distributions import Duration
 from clustersim.config.failures import FailuresConfig
 from clustersim.config.limits import check_sizes
+from clustersim.config.power import PowerConfig, check_power
 from clustersim.config.scheduler import SchedulerConfig
 from clustersim.config.services import InferenceConfig, ServiceConfig
 from clustersim.config.supply import SupplyConfig
@@ -66,6 +67,7 @@ class Scenario(Frozen):
         default_factory=InferenceConfig, description="how services share the fleet (used only with services)"
     )
     verdict: VerdictConfig = Field(default_factory=VerdictConfig, description="which classes must meet the wait target")
+    power: PowerConfig | None = Field(None, description="power by state, PUE, facility cap and its enforcement; off when absent")
 
     @field_validator("name")
     @classmethod
@@ -73,13 +75,13 @@ class Scenario(Frozen):
         bad = _NAME_FORBIDDEN.search(value)
         if bad:
             raise ValueError(
-                f"a name, not a path: {value!r} holds {bad.group()!r}; the name is also the output folder "
+                f"a name, not a path: got {value!r}, which holds {bad.group()!r}; the name is also the output folder "
                 "reports/<name>/ (use --out to write elsewhere)"
             )
         if len(value.encode("utf-8")) > NAME_MAX_BYTES:
             raise ValueError(f"at most {NAME_MAX_BYTES} bytes in UTF-8 (it is also a folder name)")
         if value.strip() in (".", "..") or value != value.strip():
-            raise ValueError(f"a name, not a path: {value!r} (no leading or trailing spaces, not . or ..)")
+            raise ValueError(f"a name, not a path: got {value!r} (no leading or trailing spaces, not . or ..)")
         return value
 
     @model_validator(mode="after")
@@ -95,6 +97,7 @@ class Scenario(Frozen):
             )
         self._check_types()
         self._check_services()
+        check_power(self)
         check_sizes(self)
         return self
 

@@ -49,6 +49,7 @@ class Cluster:
         self.changes = 0  # bumped on every change of free capacity (allocate, release, nodes)
         self.on_retired: Callable[[int], None] | None = None  # told when a node leaves service
         self.typed = False  # more than one pool: jobs must be matched to pools
+        self.power = None  # the power admission gate (engine.power) the policies ask, if any
         first = self.add_pool(pool, gpus_per_node, speed)
         self.gpus_per_node = gpus_per_node
         self.buckets = first.buckets

@@ -47,7 +47,7 @@ Router = Callable[[int, str], "tuple[int, ...] | str"]  # (GPUs, type) -> pools 
 
 
 def components(scenario: Scenario, streams: Streams) -> list[Component]:
-    """The scenario's components, in attach order (failures, supply, inference)."""
+    """The scenario's components, in attach order (failures, supply, inference, power)."""
     found: list[Component] = []
     if scenario.failures is not None:
         from clustersim.engine.failures import Failures
@@ -61,6 +61,10 @@ def components(scenario: Scenario, streams: Streams) -> list[Component]:
         from clustersim.engine.inference import Inference
 
         found.append(Inference(scenario, streams))
+    if scenario.power is not None:  # last: it reads the others' levels (replica GPUs)
+        from clustersim.engine.power import Power
+
+        found.append(Power(scenario, streams))
     return found
 
 

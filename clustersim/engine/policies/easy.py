@@ -70,6 +70,8 @@ class EasyBackfill:
         # is; it is replanned when the head changes, nodes change, or ``invalidate``.
         if self._for != (head, cluster.version):
             self._shadow = best_shadow(cluster, head, now)
+            if cluster.power is not None:  # the head's power too: a later T, booked
+                cluster.power.reserve(head, self._shadow)
             changed = True
         last = min(len(jobs) - 1, self.depth)
         if changed:
@@ -91,6 +93,7 @@ class EasyBackfill:
         fail_fit: dict[tuple, int] = {}  # per set of pools: smallest size with no room now
         fail_long: dict[tuple, int] = {}  # ... smallest long job with no room it may use
         started: list[int] = []
+        gate = cluster.power
         for i in candidates:
             if cluster.free_gpus == 0:
                 break
@@ -101,6 +104,8 @@ class EasyBackfill:
                 continue
             nodes = None
             for pool in pools:
+                if gate is not None and not gate.admits(job, pool):
+                    continue  # its power would not fit beside the head's booking
                 p = cluster.pools[pool]
                 order = placement.order(g, p.gpus_per_node)
                 if pool != res_pool:

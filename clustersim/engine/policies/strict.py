@@ -50,13 +50,14 @@ def start_heads(queue: JobQueue, cluster: Cluster, placement: PlacementPolicy, s
     jobs = queue.jobs
     started = False
     typed = cluster.typed
+    gate = cluster.power  # power admission: the head also needs the power to run
     while jobs:
         job = jobs[0]
         if typed:
             nodes = cluster.find_job(job, placement)
         else:
             nodes = cluster.find(job.spec.num_gpus, placement.order(job.spec.num_gpus))
-        if nodes is None:
+        if nodes is None or (gate is not None and not gate.admits(job, cluster.pool_of[nodes[0]])):
             break
         queue.pop(0)
         start(job, nodes)

@@ -14,6 +14,7 @@ from clustersim.report.sections import (
     failures,
     glossary,
     headline,
+    power,
     queue,
     services,
     summary,
@@ -35,5 +36,6 @@ SECTIONS: tuple[SectionSpec, ...] = (
     SectionSpec(failures.failures_section, failures.SUMMARY_KEYS, failures.applies),
     SectionSpec(supply.supply_section, supply.SUMMARY_KEYS, supply.applies),
     SectionSpec(services.services_section, services.SUMMARY_KEYS, services.applies),
+    SectionSpec(power.power_section, power.SUMMARY_KEYS, power.applies),
     SectionSpec(glossary.glossary_section),  # keep last; new sections go before it
 )

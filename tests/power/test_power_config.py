@@ -1,0 +1,84 @@
+"""Bad power input: one message naming the field, exit code 2 from the CLI."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from clustersim.cli.app import app
+from clustersim.config import scenario_from_dict
+from clustersim.errors import ScenarioError
+
+BASE = {
+    "name": "power-bad",
+    "horizon": "6h",
+    "cluster": {"nodes": 10, "gpus_per_node": 8},
+    "workload": {"classes": [{"name": "a", "arrival_rate_per_h": 2, "gpus": 1, "duration": "1h"}]},
+    "power": {"mode": "admission", "cap_mw": 0.5},
+}
+# idle A100 fleet: 10 x (8 x 60 + 1,700) W = 21.8 kW, x PUE 1.3 = 28.34 kW
+
+CASES = [
+    ("cap below idle", {"cap_mw": 0.02}, "power.cap_mw", "below the idle fleet's draw"),
+    ("window below idle", {"windows": [{"months": [7], "cap_mw": 0.01}]}, "power.windows[0].cap_mw", "below the idle"),
+    ("negative power", {"gpu_types": {"A100": {"idle_w": -5, "busy_w": 400}}}, "power.gpu_types.A100.idle_w", "greater than or equal to 0"),
+    ("busy below idle", {"gpu_types": {"A100": {"idle_w": 500, "busy_w": 400}}}, "power.gpu_types.A100.busy_w", "below idle"),
+    ("negative node", {"down_node_w": -1}, "power.down_node_w", "greater than or equal to 0"),
+    ("pue below 1", {"pue": 0.9}, "power.pue", "at least 1"),
+    ("hourly pue below 1", {"pue": {"hourly": [1.2] * 23 + [0.95]}}, "power.pue.hourly[23]", "at least 1"),
+    ("overlapping windows", {"windows": [{"name": "summer", "months": [6, 7, 8], "cap_mw": 0.4},
+                                         {"name": "peak", "hours": [14, 18], "cap_mw": 0.45}]},
+     "power.windows[1]", "overlaps windows[0]"),
+    ("bad hours", {"windows": [{"hours": [18, 14], "cap_mw": 0.4}]}, "power.windows.0.hours", "start < end"),
+    ("admission without cap", {"cap_mw": None}, "power.cap_mw", "needs a cap"),
+    ("unknown key", {"cap_MW": 3}, "power.cap_MW", "unknown key"),
+]
+
+
+def _scenario(change: dict) -> dict:
+    data = copy.deepcopy(BASE)
+    for k, v in change.items():
+        if v is None:
+            data["power"].pop(k, None)
+        else:
+            data["power"][k] = v
+    return data
+
+
+@pytest.mark.parametrize(("name", "change", "path", "text"), CASES, ids=[c[0] for c in CASES])
+def test_bad_power_input_names_the_field(name, change, path, text, tmp_path):
+    with pytest.raises(ScenarioError) as err:
+        scenario_from_dict(_scenario(change))
+    message = " ".join(str(err.value).split())
+    assert text in message and (path in message or path.replace(".0.", "[0].") in message), message
+    file = tmp_path / "s.yaml"
+    file.write_text(yaml.safe_dump(_scenario(change)))
+    result = CliRunner().invoke(app, ["validate", str(file)])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    flat = " ".join(result.output.split())
+    assert text in flat, result.output
+    assert path.replace(".0.", "[0].") in flat or path in flat, result.output
+
+
+def test_good_power_input_and_defaults():
+    sc = scenario_from_dict(_scenario({"windows": [{"name": "summer", "months": [7, 8], "cap_mw": 0.4},
+                                                   {"name": "peak", "months": [1], "hours": [14, 18], "cap_mw": 0.45}]}))
+    p = sc.power
+    assert p.gpu_types["H100"].busy_w == 700 and p.gpu_types["A100"].busy_w == 400
+    assert p.cap_at(0) == 500_000
+    assert p.cap_at(14 * 3600) == 450_000  # 2024-01-01, 14:00
+    assert p.cap_at(183 * 86400) == 400_000  # 2024-07-02
+    assert p.pue_at(0) == 1.3
+
+
+@pytest.mark.parametrize(("change", "text"), [
+    ({"scheduler": {"policy": "conservative"}}, "not conservative"),
+    ({"supply": {}}, "not supported yet"),
+])
+def test_unsupported_combinations_are_refused(change, text):
+    with pytest.raises(ScenarioError, match=text):
+        scenario_from_dict({**_scenario({}), **change})
