@@ -26,6 +26,7 @@ from clustersim.workload.adapters.rejections import (
     check_gpus,
     check_numeric,
     check_time,
+    held_from,
 )
 from clustersim.workload.adapters.tables import Table
 
@@ -187,7 +188,8 @@ class TimedJobs:
 
 def timed_jobs(table: Table, *, end_columns: Sequence[str]) -> TimedJobs:
     """Validate ``job_id, gpu_num, submit_time, start_time`` and the first non-empty of
-    ``end_columns`` (a job's end); duration = end - start.
+    ``end_columns`` (a job's end); duration = end - start (from the submit when the recorded
+    start is before it: see :func:`~.rejections.held_from`).
 
     Rejections: ``missing job_id``, ``missing``/``bad submit time``, ``bad start time``,
     ``bad end time``, ``missing``/``non-numeric num_gpus``, ``cpu-only job`` (0 GPUs),
@@ -219,7 +221,7 @@ def timed_jobs(table: Table, *, end_columns: Sequence[str]) -> TimedJobs:
     check_time(rows, submit, "submit", dates=True)
     check_time(rows, start, "start", dates=True)
     check_time(rows, end, "end", dates=True)
-    duration = end - start
+    duration = end - held_from(submit, start)
     rows.reject(duration < 0, "negative duration")
     check_duration(rows, duration)
     num_gpus = check_gpus(rows, gpus, "cpu-only job")

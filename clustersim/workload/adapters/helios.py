@@ -29,6 +29,8 @@ user                ``user``
 Rejected rows: ``cpu-only job`` (``gpu_num`` = 0; Helios logs CPU jobs too), ``no start
 time`` (cancelled before it ran), ``no end time``, ``negative duration``,
 ``missing``/``bad``/``non-numeric`` values, ``duplicate job_id``, ``wrong number of fields``.
+A ``start_time`` before the ``submit_time`` keeps the job with no recorded wait, its run time
+counted from the submit.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ native column       from
 job_id              ``job_name``
 submit_s            job ``start_time`` (the upstream README: "job submission time")
 recorded_start_s    earliest task ``start_time`` of the job (first task launch)
-duration_s          job ``end_time`` - recorded_start_s
+duration_s          job ``end_time`` - recorded_start_s (- submit_s when the first task
+                    launch is recorded before the submission: no recorded wait then)
 num_gpus            sum over the job's tasks of ``inst_num * ceil(plan_gpu / 100)``:
                     ``plan_gpu`` is a percentage of one GPU per instance, so a fractional
                     GPU request is rounded up to one whole GPU per instance; an empty
@@ -138,7 +139,7 @@ def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> bui
     rejections.check_time(rows, submit, "submit", dates=False)
     rejections.check_time(rows, start, "start", dates=False)
     rejections.check_time(rows, end, "end", dates=False)
-    duration = end - start
+    duration = end - rejections.held_from(submit, start)
     rows.reject(duration < 0, "negative duration")
     rejections.check_duration(rows, duration)
     num_gpus = rejections.check_gpus(rows, gpus, "cpu-only job")

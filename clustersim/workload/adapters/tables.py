@@ -106,19 +106,11 @@ def _fast_csv(
     row with another field count (or a count mismatch) sends the caller to the exact path.
     """
     names = [f"c{i}" for i in range(width)]
-    invalid: list[object] = []
-
-    def handler(row: object) -> str:
-        invalid.append(row)
-        return "skip"
-
-    try:
+    try:  # a row with another field count raises ArrowInvalid: the exact path takes over
         table = pcsv.read_csv(
-            pa.BufferReader(data),
+            pa.BufferReader(_arrow_owned(data)),
             read_options=pcsv.ReadOptions(skip_rows=skip, column_names=names),
-            parse_options=pcsv.ParseOptions(
-                delimiter=sep, invalid_row_handler=handler, ignore_empty_lines=False
-            ),
+            parse_options=pcsv.ParseOptions(delimiter=sep, ignore_empty_lines=False),
             convert_options=pcsv.ConvertOptions(
                 column_types={names[i]: pa.large_string() for i in wanted},
                 include_columns=[names[i] for i in wanted],
@@ -128,9 +120,25 @@ def _fast_csv(
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if invalid or table.num_rows != expected:
+    if table.num_rows != expected:
         return None
     return {i: table.column(names[i]).combine_chunks() for i in wanted}
+
+
+def _arrow_owned(data: bytes) -> pa.Buffer:
+    """A copy of ``data`` in Arrow's memory, for the threaded CSV reader.
+
+    The reader may drop its input (and anything else it holds) on one of Arrow's worker
+    threads after ``read_csv`` has returned. Releasing a buffer that wraps a Python object
+    (or a Python callback) there takes the GIL; when the interpreter is exiting by then, that
+    thread is torn down mid-release and the process aborts ("terminate called without an
+    active exception", exit code 134) after the command itself has finished. Nothing here
+    holds a Python object, so nothing needs the GIL to be released.
+    """
+    buf = pa.allocate_buffer(len(data))
+    if len(data):
+        np.frombuffer(buf, dtype=np.uint8)[:] = np.frombuffer(data, dtype=np.uint8)
+    return buf
 
 
 def _one_run(keep: np.ndarray) -> bool:
