@@ -13,3 +13,5 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line(f"fuzz cases: {total:,} ({profile})")
     for name, n in sorted(fuzzing.CASES.items()):
         terminalreporter.write_line(f"  {name}: {n:,}")
+    for name, n in sorted(fuzzing.KNOWN.items()):
+        terminalreporter.write_line(f"known bug (not fixed here, see fuzzing.KNOWN_BUGS) hit {n:,} times: {name}")

@@ -24,7 +24,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import HealthCheck, Phase, seed, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -33,22 +33,37 @@ from clustersim.cli.app import app
 LONG = int(os.environ.get("CLUSTERSIM_FUZZ_EXAMPLES", "0") or 0)
 SEED = os.environ.get("CLUSTERSIM_FUZZ_SEED")
 CASES: Counter = Counter()  # test name -> cases run (printed by conftest)
+KNOWN: Counter = Counter()  # known bug -> cases that hit it (printed by conftest)
+
+# KNOWN_BUGS: tracebacks found by the fuzz suite in code this suite's authors may not change
+# (another engineer owns it); each is pinned by a strict-xfail test in tests/cli/
+# test_fuzz_findings.py, counted here, and printed at the end. Remove an entry when its fix
+# lands (that test then passes and its xfail marker must go too).
+KNOWN_BUGS = {
+    # report/analysis/failures.py ettr_by_size: the GPU-time-weighted x of a one-size group can
+    # round 1 ulp outside [lo, hi], and matplotlib's errorbar refuses the negative xerr
+    "'xerr' must not contain negative values": "report: ETTR-by-size figure, x outside [lo, hi] by rounding",
+}
 CASE_SECONDS = 120 if LONG else 60  # one case longer than this is a hang: a finding
 
 
 def profile(short: int, weight: float):
     """Hypothesis settings: ``short`` examples in CI; in the long profile ``weight`` of the
-    ``CLUSTERSIM_FUZZ_EXAMPLES`` budget."""
+    ``CLUSTERSIM_FUZZ_EXAMPLES`` budget, drawn from ``CLUSTERSIM_FUZZ_SEED`` when it is set
+    (the same seed gives the same cases; another seed, others)."""
     examples = max(short, int(LONG * weight)) if LONG else short
-    return settings(
+    chosen = settings(
         max_examples=examples,
         deadline=None,
-        derandomize=not LONG or SEED is not None,
+        derandomize=not LONG,
         database=None,
         print_blob=True,
         suppress_health_check=list(HealthCheck),
         phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],  # no tracing
     )
+    if not LONG or SEED is None:
+        return chosen
+    return lambda test: seed(int(SEED))(chosen(test))
 
 
 def count(name: str) -> None:
@@ -84,6 +99,10 @@ def invoke(*args) -> object:
         warnings.simplefilter("always")
         result = _runner.invoke(app, [str(a) for a in args])
     text = result.output
+    known = [name for sig, name in KNOWN_BUGS.items() if sig in text]
+    if known and result.exit_code == 1 and "Traceback" in text:
+        KNOWN[known[0]] += 1
+        return result
     assert "Traceback" not in text, text
     assert result.exit_code in (0, 2), (result.exit_code, text)
     if result.exit_code == 0:
