@@ -40,9 +40,6 @@ KNOWN: Counter = Counter()  # known bug -> cases that hit it (printed by conftes
 # test_fuzz_findings.py, counted here, and printed at the end. Remove an entry when its fix
 # lands (that test then passes and its xfail marker must go too).
 KNOWN_BUGS = {
-    # report/analysis/failures.py ettr_by_size: the GPU-time-weighted x of a one-size group can
-    # round 1 ulp outside [lo, hi], and matplotlib's errorbar refuses the negative xerr
-    "'xerr' must not contain negative values": "report: ETTR-by-size figure, x outside [lo, hi] by rounding",
 }
 CASE_SECONDS = 120 if LONG else 60  # one case longer than this is a hang: a finding
 

@@ -183,7 +183,8 @@ def ettr_by_size_png(groups: Sequence[Mapping[str, Any]], curve_gpus, curve_ettr
             continue
         x = np.array([g["x"] for g in series])
         y = np.array([100 * g["ettr"] for g in series])
-        err = np.array([[g["x"] - g["lo"] for g in series], [g["hi"] - g["x"] for g in series]])
+        # x is a GPU-time-weighted mean of sizes in [lo, hi]; rounding may put it an ulp outside
+        err = np.maximum(np.array([[g["x"] - g["lo"] for g in series], [g["hi"] - g["x"] for g in series]]), 0.0)
         label = ("measured, finished jobs" if filled
                  else "still running at the end (work done / time since start)")
         ax.errorbar(x, y, xerr=err if err.any() else None, ls="", marker="o", ms=8,
