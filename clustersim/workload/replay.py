@@ -164,4 +164,5 @@ def annotate(result, frame, trace=None) -> None:
             "rows_used": int(len(frame)),
             "rows_rejected": int(len(rejected)),
             "rejected_by_reason": {str(k): int(v) for k, v in rejected["reason"].value_counts().sort_index().items()},
+            "notes": [str(n) for n in trace.notes],
         }

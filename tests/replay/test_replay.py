@@ -114,6 +114,35 @@ def test_rejected_rows_are_counted_written_and_strict_stops_at_the_first(tmp_pat
     assert "Traceback" not in strict.output
 
 
+def test_the_report_counts_rejected_rows_by_reason_and_shows_the_adapter_notes(tmp_path):
+    csv = tmp_path / "t.csv"
+    csv.write_text(
+        "job_id,submission_time,duration,num_gpu\n"
+        "a,0,3600,8\n"
+        "b,100,1e20,8\n"
+        "c,200,600,1e20\n"
+        "e,250,600,1e308\n"
+        "d,300,60,4\n"
+    )
+    out = tmp_path / "run"
+    res = CliRunner().invoke(app, ["replay", str(csv), "--format", "itp", "--nodes", "2", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    report = (out / "report.md").read_text()
+    section = report.split("## Trace input", 1)[1].split("\n## ", 1)[0]
+    assert "2 rows became jobs, 3 rows were rejected" in section
+    assert "| GPU count out of range | 2 |" in section
+    assert "| duration out of range | 1 |" in section
+    assert "2 jobs read, 3 rows rejected" in section  # the adapter's own note
+    assert json.loads((out / "summary.json").read_text())["trace"]["notes"][0].startswith("2 jobs read")
+
+
+def test_a_run_without_a_trace_has_no_trace_section(tmp_path):
+    from clustersim.report.sections.trace import trace_section
+    from clustersim.report.model import Run
+
+    assert trace_section(Run(tmp_path, {}, {"jobs": {}}, None, None)) is None
+
+
 def test_shaping_window_time_scale_and_filters():
     frame = pd.DataFrame(
         {

@@ -1,8 +1,8 @@
-"""A recorded start before the submit (issue 16): the job is kept with no recorded wait, and its
-run time is counted from the submit, never back to a start it cannot have had. Before, Alibaba's
-``scheduled_time: -1`` made a pod's run time ``deletion_time + 1`` (a pod created on day 100
-ran for 100 days), and a clock-skewed Helios/Acme/Philly/PAI start lengthened the job by the skew.
-A job that ends before its submit is a rejected row.
+"""A recorded start before the submit (issue 16) is a rejected row, ``start before submit``: the
+job cannot have run then, so neither its recorded wait (negative) nor a run time counted from
+that start (Alibaba's ``scheduled_time: -1`` once made a pod created on day 100 run for 100
+days) can be trusted. The consistent rows beside it are kept untouched, and a job that ends
+before it starts is still ``negative duration``.
 """
 
 from __future__ import annotations
@@ -61,36 +61,36 @@ FORMATS = ["alibaba2023", "pai2020", "helios", "acme", "philly"]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_a_start_before_the_submit_counts_the_run_time_from_the_submit(tmp_path, fmt):
+def test_a_start_before_the_submit_is_rejected_and_the_rest_kept(tmp_path, fmt):
     good = (DAY100, DAY100 + 60, DAY100 + 3660)
     skewed = (DAY100 + 600, DAY100 + 500, DAY100 + 4200)  # started 100 s "before" its submit
-    trace = load_any(_trace(tmp_path, fmt, [good, skewed]), fmt)
-    assert len(trace.rejected) == 0
-    jobs = trace.jobs.set_index("job_id")
-    ids = sorted(jobs.index)
-    assert jobs.loc[ids[0], "duration_s"] == 3600  # a consistent row is untouched
-    assert jobs.loc[ids[1], "duration_s"] == 3600  # end - submit, not end - start (3700)
-    assert np.isnan(jobs.loc[ids[1], "recorded_start_s"])
-    assert any("recorded start before submit: 1 jobs" in n for n in trace.notes)
+    trace = load_any(_trace(tmp_path, fmt, [good, skewed, good]), fmt)
+    assert trace.rejected["reason"].tolist() == ["start before submit"]
+    assert len(trace.jobs) == 2
+    assert trace.jobs["duration_s"].tolist() == [3600, 3600]  # consistent rows untouched
+    assert (trace.jobs["recorded_start_s"] - trace.jobs["submit_s"]).tolist() == [60, 60]
+    assert any("start before submit (1)" in n for n in trace.notes)
 
 
 def test_alibaba_scheduled_time_minus_one_is_not_a_run_from_time_zero(tmp_path):
     path = _trace(tmp_path, "alibaba2023", [(DAY100, DAY100 + 60, DAY100 + 3660), (DAY100, -1, DAY100 + 7200)])
     trace = load_any(path, "alibaba2023")
-    assert sorted(trace.jobs["duration_s"]) == [3600, 7200]  # not DAY100 + 7201
-    assert trace.jobs["recorded_start_s"].isna().sum() == 1
+    assert trace.jobs["duration_s"].tolist() == [3600]  # not a pod running DAY100 + 7201 s
+    assert trace.rejected["reason"].tolist() == ["start before submit"]
+    assert trace.rejected["line"].tolist() == [3]
 
 
 @pytest.mark.parametrize("fmt", ["alibaba2023", "pai2020", "helios", "acme"])
-def test_a_job_that_ends_before_its_submit_is_rejected(tmp_path, fmt):
+def test_a_job_that_ends_before_it_starts_is_a_negative_duration(tmp_path, fmt):
     good = (DAY100, DAY100 + 60, DAY100 + 3660)
-    before = (DAY100 + 9000, DAY100 + 100, DAY100 + 200)
-    trace = load_any(_trace(tmp_path, fmt, [good, before]), fmt)
+    backwards = (DAY100 + 100, DAY100 + 900, DAY100 + 200)
+    early = (DAY100 + 9000, DAY100 + 100, DAY100 + 200)  # whole run before its submit
+    trace = load_any(_trace(tmp_path, fmt, [good, backwards, early]), fmt)
     assert len(trace.jobs) == 1 and trace.jobs["duration_s"].tolist() == [3600]
-    assert trace.rejected["reason"].tolist() == ["negative duration"]
+    assert trace.rejected["reason"].tolist() == ["negative duration", "start before submit"]
 
 
-def test_philly_attempts_before_the_submit_hold_no_time(tmp_path):
+def test_philly_a_first_attempt_before_the_submit_is_rejected(tmp_path):
     path = tmp_path / "cluster_job_log"
     attempts = [(DAY100 - 500, DAY100 - 100), (DAY100 - 50, DAY100 + 1000), (DAY100 + 2000, DAY100 + 3000)]
     path.write_text(json.dumps([{
@@ -98,4 +98,16 @@ def test_philly_attempts_before_the_submit_hold_no_time(tmp_path):
         "attempts": [{"start_time": _date(b), "end_time": _date(e), "detail": [{"ip": "m", "gpus": ["gpu0"]}]}
                      for b, e in attempts]}]))
     trace = load_any(path, "philly")
-    assert trace.jobs["duration_s"].tolist() == [2000.0]  # 0 + 1000 + 1000
+    assert len(trace.jobs) == 0 and trace.rejected["reason"].tolist() == ["start before submit"]
+
+
+def test_philly_attempts_after_the_submit_add_up(tmp_path):
+    path = tmp_path / "cluster_job_log"
+    attempts = [(DAY100 + 50, DAY100 + 1000), (DAY100 + 2000, DAY100 + 3000)]
+    path.write_text(json.dumps([{
+        "jobid": "j", "user": "u", "vc": "vc", "status": "Pass", "submitted_time": _date(DAY100),
+        "attempts": [{"start_time": _date(b), "end_time": _date(e), "detail": [{"ip": "m", "gpus": ["gpu0"]}]}
+                     for b, e in attempts]}]))
+    trace = load_any(path, "philly")
+    assert trace.jobs["duration_s"].tolist() == [1950.0]  # 950 + 1000, the re-queue gap left out
+    assert trace.jobs["recorded_start_s"].tolist() == [50.0]  # shifted: submit at 0

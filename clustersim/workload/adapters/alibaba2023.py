@@ -24,8 +24,7 @@ Rejected rows: ``cpu-only job`` (``num_gpu`` = 0), ``no start time`` (never sche
 ``missing``/``non-numeric`` values, ``duplicate job_id``, ``wrong number of fields``,
 ``submit``/``start``/``end time out of range`` (beyond +-4,102,444,800 s), ``duration out of
 range`` (over 10 years), ``GPU count out of range`` (over 1,000,000).  A ``scheduled_time``
-before ``creation_time`` (such as ``-1``) keeps the pod with no recorded wait, its run time
-counted from ``creation_time`` (a pod holds no GPU before it exists).  Pods
+before ``creation_time`` (such as ``-1``) is ``start before submit``.  Pods
 whose ``deletion_time`` is the trace's last one were probably cut off when it ended: they
 are kept with that end (a lower bound of their run time) and counted in the notes.
 """
@@ -63,7 +62,7 @@ def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> bui
     rejections.check_time(rows, submit, "submit", dates=False)
     rejections.check_time(rows, start, "start", dates=False)
     rejections.check_time(rows, end, "end", dates=False)
-    duration = end - rejections.held_from(submit, start)
+    duration = end - start
     rows.reject(duration < 0, "negative duration")
     rejections.check_duration(rows, duration)
     milli = np.full(n, np.nan)

@@ -26,7 +26,6 @@ from clustersim.workload.adapters.rejections import (
     check_gpus,
     check_numeric,
     check_time,
-    held_from,
 )
 from clustersim.workload.adapters.tables import Table
 
@@ -74,7 +73,15 @@ def build_trace(
     strict: bool,
     notes: Sequence[str] = (),
 ) -> AdaptedTrace:
-    """Shift, sort and type the accepted rows; raise on the first rejection when ``strict``."""
+    """Shift, sort and type the accepted rows; raise on the first rejection when ``strict``.
+
+    A recorded start before the submit (clock skew, a sentinel such as ``-1``) is a rejected
+    row, ``start before submit``: a job cannot run before it exists, and neither its recorded
+    wait nor a run time counted from that start can be trusted."""
+    if recorded_start_s is not None:
+        with np.errstate(invalid="ignore"):
+            rows.reject(np.asarray(recorded_start_s, dtype=np.float64) < np.asarray(submit_s, dtype=np.float64),
+                        "start before submit")
     if strict:
         first = rows.first()
         if first is not None:
@@ -88,9 +95,6 @@ def build_trace(
         if recorded_start_s is None
         else np.asarray(recorded_start_s, dtype=np.float64)[keep]
     )
-    early = start < submit  # a recorded start before the submit: no recorded wait
-    if early.any():
-        start = np.where(early, np.nan, start)
     shift = float(submit.min()) if len(submit) else 0.0
     submit = submit - shift
     start = start - shift
@@ -116,10 +120,6 @@ def build_trace(
         amount = f"{-shift:+.3f}".rstrip("0").rstrip(".")
         summary += f"; times shifted by {amount} s so the first job submits at 0"
     all_notes = [summary, *notes]
-    if early.any():
-        all_notes.append(
-            f"recorded start before submit: {int(early.sum())} jobs (kept; their recorded wait is left out)"
-        )
     if len(rejected):
         counts = rejected["reason"].value_counts()
         all_notes.append(
@@ -188,14 +188,14 @@ class TimedJobs:
 
 def timed_jobs(table: Table, *, end_columns: Sequence[str]) -> TimedJobs:
     """Validate ``job_id, gpu_num, submit_time, start_time`` and the first non-empty of
-    ``end_columns`` (a job's end); duration = end - start (from the submit when the recorded
-    start is before it: see :func:`~.rejections.held_from`).
+    ``end_columns`` (a job's end); duration = end - start.
 
     Rejections: ``missing job_id``, ``missing``/``bad submit time``, ``bad start time``,
     ``bad end time``, ``missing``/``non-numeric num_gpus``, ``cpu-only job`` (0 GPUs),
     ``no start time``, ``no end time``, ``submit``/``start``/``end time out of range`` (before
     1970 or from 2100 on), ``negative duration``, ``duration out of range`` (over 10 years),
-    ``GPU count out of range``, ``duplicate job_id``.
+    ``GPU count out of range``, ``duplicate job_id``; and, in :func:`build_trace`,
+    ``start before submit``.
     """
     rows, cols = table.rows, table.columns
     rows.reject(is_empty(cols["job_id"]), "missing job_id")
@@ -221,7 +221,7 @@ def timed_jobs(table: Table, *, end_columns: Sequence[str]) -> TimedJobs:
     check_time(rows, submit, "submit", dates=True)
     check_time(rows, start, "start", dates=True)
     check_time(rows, end, "end", dates=True)
-    duration = end - held_from(submit, start)
+    duration = end - start
     rows.reject(duration < 0, "negative duration")
     check_duration(rows, duration)
     num_gpus = check_gpus(rows, gpus, "cpu-only job")

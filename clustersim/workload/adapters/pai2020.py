@@ -14,8 +14,7 @@ native column       from
 job_id              ``job_name``
 submit_s            job ``start_time`` (the upstream README: "job submission time")
 recorded_start_s    earliest task ``start_time`` of the job (first task launch)
-duration_s          job ``end_time`` - recorded_start_s (- submit_s when the first task
-                    launch is recorded before the submission: no recorded wait then)
+duration_s          job ``end_time`` - recorded_start_s
 num_gpus            sum over the job's tasks of ``inst_num * ceil(plan_gpu / 100)``:
                     ``plan_gpu`` is a percentage of one GPU per instance, so a fractional
                     GPU request is rounded up to one whole GPU per instance; an empty
@@ -31,7 +30,8 @@ task table), ``cpu-only job``, ``no start time`` (no task ever launched), ``no e
 ``negative duration``, ``missing``/``non-numeric`` values, ``duplicate job_id``,
 ``wrong number of fields``, ``submit``/``start``/``end time out of range`` (beyond
 +-4,102,444,800 s), ``duration out of range`` (over 10 years), ``GPU count out of range``
-(over 1,000,000).  Line numbers in ``rejected`` refer to the job table.
+(over 1,000,000), ``start before submit`` (a first task launch recorded before the
+job's submission).  Line numbers in ``rejected`` refer to the job table.
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> bui
     rejections.check_time(rows, submit, "submit", dates=False)
     rejections.check_time(rows, start, "start", dates=False)
     rejections.check_time(rows, end, "end", dates=False)
-    duration = end - rejections.held_from(submit, start)
+    duration = end - start
     rows.reject(duration < 0, "negative duration")
     rejections.check_duration(rows, duration)
     num_gpus = rejections.check_gpus(rows, gpus, "cpu-only job")

@@ -34,8 +34,8 @@ before it starts), ``missing job_id``, ``missing``/``bad submit time``, ``not a 
 (not a JSON object), ``invalid JSON`` (JSON Lines only), ``duplicate job_id``, and values out
 of any plausible range: ``submit``/``start``/``end time out of range`` (a date before 1970 or
 from 2100 on), ``duration out of range`` (over 10 years), ``GPU count out of range`` (over
-1,000,000).  A first start before the submit time keeps the job with no recorded wait, and attempts
-are counted from the submit time on.
+1,000,000).  A first attempt that starts before the submit time is
+``start before submit``.
 There is one cluster per file: ``cluster`` is refused.
 """
 
@@ -170,10 +170,7 @@ def read(path: Path, *, strict: bool = False, cluster: str | None = None) -> bui
     end, _, _ = parsing.parse_timestamps(_texts(att_end))
     complete = np.isfinite(start) & np.isfinite(end)
     run = np.where(complete, end - start, 0.0)
-    # time held after the submit: a (clock-skewed) start before it is not counted back to
-    after = submit[job] if len(job) else np.zeros(0)
-    held = np.where(complete, np.fmax(end, after) - rejections.held_from(after, start), 0.0)
-    duration = np.bincount(job, weights=held, minlength=n)
+    duration = np.bincount(job, weights=run, minlength=n)
     n_complete = np.bincount(job, weights=complete, minlength=n)
     negative = np.bincount(job, weights=(run < 0).astype(float), minlength=n) > 0
     # attempts are listed in order, so a job's first attempt with a start comes first

@@ -147,13 +147,6 @@ def check_time(rows: RowSet, seconds: np.ndarray, what: str, *, dates: bool) -> 
     rows.reject(bad, f"{what} time out of range")
 
 
-def held_from(submit: np.ndarray, start: np.ndarray) -> np.ndarray:
-    """When a job began to hold its GPUs, for its run time: its recorded start, or its submit
-    when the trace records a start before it (clock skew, Alibaba's ``scheduled_time: -1``).
-    A job cannot run before it is submitted, so such a start is not counted back to."""
-    return np.fmax(np.asarray(start, dtype=np.float64), np.asarray(submit, dtype=np.float64))
-
-
 def check_duplicates(rows: RowSet, job_id: pa.Array | np.ndarray | Sequence[str]) -> None:
     """Reject later occurrences of a job_id (the first occurrence in file order is kept)."""
     n = len(rows)
