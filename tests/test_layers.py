@@ -167,3 +167,17 @@ def test_the_rules_catch_what_they_are_for():
     assert FLOORS[layer("clustersim.engine.core")] > FLOORS[layer("clustersim.config.scenario")]
     assert layer("clustersim.units") == "ground" and layer("clustersim.report.build") == "report"
     assert ("report", "engine") in FORBIDDEN
+
+
+def test_the_cli_starts_without_the_heavy_libraries():
+    """``clustersim --help`` must start fast (issue 11: <= 0.3 s): importing the CLI may not pull
+    in numpy, pandas, pyarrow, pydantic, matplotlib or simpy; each command imports what it needs
+    inside its function. Checked in a fresh interpreter, so other tests' imports do not count."""
+    import subprocess
+    import sys
+
+    heavy = ("numpy", "pandas", "pyarrow", "pydantic", "matplotlib", "simpy", "yaml")
+    code = ("import sys, clustersim.cli.app; "
+            f"print(','.join(m for m in {heavy!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"imported at CLI start-up: {out.stdout.strip()}"

@@ -10,7 +10,6 @@ import typer
 
 from clustersim.cli.common import SetOption, user_errors
 from clustersim.cli.run import simulate_and_write
-from clustersim.config.base import MAX_HORIZON
 from clustersim.errors import ClusterSimError, ScenarioError
 
 
@@ -87,6 +86,8 @@ def replay(
             given = data["cluster"].get("nodes")
             gpus = (given if isinstance(given, int) and not isinstance(given, bool) else 1) * gpn
             work = float((frame["num_gpus"] * frame["duration_s"]).sum()) / max(gpus, 1)
+            from clustersim.config.base import MAX_HORIZON
+
             horizon = min(max((end + work) * 1.1, 1.0), MAX_HORIZON)
         data["horizon"] = horizon
         try:

@@ -76,12 +76,14 @@ def simulate_and_write(sc, seed: int, run_dir: Path, report: bool, *, trace=None
 
         annotate(result, frame, trace)
     output.write_run(run_dir, result, rejected=trace.rejected if trace is not None else None)
+    summary = result.summary
+    del result, specs  # the report reads the files: the tables need not stay in memory beside it
     report_path = None
     if report:
         from clustersim.report.build import build_report
 
         report_path = build_report(run_dir)
-    print_summary(result.summary)
+    print_summary(summary)
     typer.echo(f"run directory: {run_dir}")
     if report_path is not None:
         typer.echo(f"report: {report_path}")

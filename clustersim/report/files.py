@@ -16,6 +16,8 @@ from clustersim.report.model import Run
 RUN_FILES = ("config.json", "summary.json", "jobs.parquet", "timeseries.parquet")
 JOB_COLUMNS = ("job_class", "num_gpus", "submit_s", "start_s", "state")
 TIMESERIES_COLUMNS = ("t_s", "busy_gpus", "up_gpus", "queued_jobs", "queued_gpus")
+UNUSED_JOB_COLUMNS = ("job_id", "reason", "restarts", "lost_s", "overhead_s", "useful_s", "gpu_request")
+"""Job columns no section reads: left on disk, so a 10-million-job report holds less."""
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -77,13 +79,17 @@ def load_run(run_dir: str | os.PathLike) -> Run:
         )
     if missing:
         raise ClusterSimError(f"{root / missing[0]}: missing ({expected})")
-    jobs = read_parquet(root / "jobs.parquet", JOB_COLUMNS, text_columns=("job_class", "state"), skip=("job_id",))
+    jobs = read_parquet(root / "jobs.parquet", JOB_COLUMNS, text_columns=("job_class", "state"), skip=UNUSED_JOB_COLUMNS)
     if "wait_s" in jobs.columns:
         import pandas as pd
 
         jobs["wait_s"] = pd.to_numeric(jobs["wait_s"], errors="coerce").astype(float)
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()  # Arrow keeps freed pages for reuse; the figures want them
     timeseries = read_parquet(root / "timeseries.parquet", TIMESERIES_COLUMNS)
-    timeseries = timeseries.sort_values("t_s", kind="stable").reset_index(drop=True)
+    if not timeseries["t_s"].is_monotonic_increasing:  # as written by the engine it is sorted
+        timeseries = timeseries.sort_values("t_s", kind="stable").reset_index(drop=True)
     return Run(
         dir=root,
         config=read_json(root / "config.json"),

@@ -105,5 +105,8 @@ def write_run(run_dir: Path, result, rejected=None) -> None:
         if rejected is not None and len(rejected):
             write_csv(run_dir / "rejected_rows.csv", rejected)
         write_json(run_dir / "summary.json", result.summary)
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()  # the tables' Arrow copies are written: give the pages back
     except OSError as err:
         raise ClusterSimError(f"{run_dir}: cannot write results ({err.strerror or err})") from None
