@@ -39,6 +39,7 @@ def read_parquet(path: Path, columns: tuple[str, ...], text_columns: tuple[str, 
     Arrow table is handed to pandas column by column (``self_destruct``), so a big file is
     not held twice while it is converted."""
     import pandas as pd
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
@@ -46,6 +47,7 @@ def read_parquet(path: Path, columns: tuple[str, ...], text_columns: tuple[str, 
         table = pq.read_table(path, columns=[n for n in names if n not in skip])
         frame = table.to_pandas(self_destruct=True, split_blocks=True)
         del table
+        pa.default_memory_pool().release_unused()  # the pool keeps the freed pages otherwise
     except (OSError, ValueError) as exc:  # pyarrow's errors derive from these
         raise ClusterSimError(f"{path}: cannot read as parquet ({exc})") from None
     missing = [c for c in columns if c not in frame.columns]
@@ -84,9 +86,6 @@ def load_run(run_dir: str | os.PathLike) -> Run:
         import pandas as pd
 
         jobs["wait_s"] = pd.to_numeric(jobs["wait_s"], errors="coerce").astype(float)
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()  # Arrow keeps freed pages for reuse; the figures want them
     timeseries = read_parquet(root / "timeseries.parquet", TIMESERIES_COLUMNS)
     if not timeseries["t_s"].is_monotonic_increasing:  # as written by the engine it is sorted
         timeseries = timeseries.sort_values("t_s", kind="stable").reset_index(drop=True)

@@ -65,18 +65,23 @@ class Run:
                 return min(value, self.horizon)
         return 0.0
 
-    def measured_jobs(self):
+    def measured_jobs(self, columns: tuple[str, ...] | None = None):
         """Jobs the wait statistics are about: submitted at or after warm-up, not rejected.
 
         Adds ``wait`` (``wait_s``, else start − submit; NaN if not started) and ``started``.
+        ``columns`` limits the copy to those (present) job columns besides ``submit_s`` and
+        ``start_s``: a report of ten million jobs then copies a few columns, not all of them.
         """
         jobs = self.jobs
-        jobs = jobs[(jobs["submit_s"] >= self.warmup) & (jobs["state"] != "rejected")].copy()
+        keep = ((jobs["submit_s"] >= self.warmup) & (jobs["state"] != "rejected")).to_numpy(bool)
+        if columns is not None:
+            wanted = dict.fromkeys(("submit_s", "start_s", "wait_s", *columns))
+            jobs = jobs[[c for c in wanted if c in jobs.columns]]
+        jobs = jobs[keep]  # a copy: the columns below are added to it, not to run.jobs
         wait = jobs["start_s"] - jobs["submit_s"]
         if "wait_s" in jobs.columns:
             wait = jobs["wait_s"].where(jobs["wait_s"].notna(), wait)
-        jobs["wait"] = wait
-        jobs["started"] = jobs["start_s"].notna()
+        jobs = jobs.assign(wait=wait, started=jobs["start_s"].notna())
         return jobs
 
 

@@ -60,8 +60,33 @@ def write_json(path: Path, data) -> None:
     write_text(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 
+ROW_GROUP = 1_000_000
+"""Rows converted and written at a time: a long table is never copied whole into Arrow."""
+
+
 def write_frame(path: Path, frame) -> None:
-    atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+    """``frame`` as parquet. Up to ``ROW_GROUP`` rows in one go (the same bytes pandas writes);
+    longer tables slice by slice into row groups of one file, so writing a 10-million-job run
+    holds one slice's Arrow copy at a time, not the whole table's."""
+    if len(frame) <= ROW_GROUP:
+        atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+        return
+
+    def write(tmp: Path) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        first = pa.Table.from_pandas(frame.iloc[:ROW_GROUP], preserve_index=False)
+        with pq.ParquetWriter(tmp, first.schema) as writer:
+            writer.write_table(first)
+            del first
+            for start in range(ROW_GROUP, len(frame), ROW_GROUP):
+                part = pa.Table.from_pandas(frame.iloc[start:start + ROW_GROUP], preserve_index=False)
+                writer.write_table(part.cast(writer.schema) if part.schema != writer.schema else part)
+                del part
+                pa.default_memory_pool().release_unused()
+
+    atomic_write(path, write)
 
 
 def write_csv(path: Path, frame) -> None:

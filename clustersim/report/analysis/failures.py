@@ -227,8 +227,11 @@ def ettr_by_size(num_gpus, work_s, wall_s, group_sizes=None,
     gpus, work, wall = gpus[ok], work[ok], wall[ok]
     if len(gpus) == 0:
         return []
-    sizes = {int(g) for g in np.asarray(gpus if group_sizes is None else group_sizes, dtype=float)
-             if np.isfinite(g)} | {int(g) for g in gpus}
+    given = np.asarray(gpus if group_sizes is None else group_sizes, dtype=float)
+    given = given[np.isfinite(given)]
+    # distinct sizes, truncated to whole GPUs as int() would: np.unique, not a set of 10M ints
+    sizes = set(np.unique(np.trunc(given)).astype(np.int64).tolist()) | set(
+        np.unique(np.trunc(gpus)).astype(np.int64).tolist())
     if len(sizes) <= max_distinct:
         groups = [(f"{s:,}", s, s) for s in sorted(sizes)]
     else:

@@ -55,7 +55,7 @@ def entered_service(events):
 def job_waits(run: Run):
     """Measured jobs' submit times and waits; a job not started by the end counts with
     horizon − submit. Returns (submit, wait, started) numpy arrays."""
-    jobs = run.measured_jobs()
+    jobs = run.measured_jobs(())
     started = jobs["started"].to_numpy(bool)
     submit = jobs["submit_s"].to_numpy(float)
     wait = jobs["wait"].to_numpy(float).copy()

@@ -87,6 +87,11 @@ def queue_png(t, queued_jobs, queued_gpus, horizon: float, warmup: float) -> byt
 
 
 # Human tick labels for a log axis in hours.
+CDF_POINTS = 20_000
+"""A CDF line of more than five times this many jobs is drawn through this many of its ranks
+(ten million jobs draw as fast as a hundred thousand; the line moves < 0.01 % of its height)."""
+
+
 @styled
 def wait_cdf_png(waits_by_class: Mapping[str, Any], target_s: float, recorded=None) -> bytes | None:
     """Empirical CDF of wait per class plus all jobs, x log in hours clipped at 1 s, and the
@@ -109,6 +114,9 @@ def wait_cdf_png(waits_by_class: Mapping[str, Any], target_s: float, recorded=No
     def draw(waits, **kw):
         x = np.sort(np.clip(waits / HOUR_S, lo, None))
         y = 100.0 * np.arange(1, len(x) + 1) / len(x)
+        if len(x) > 5 * CDF_POINTS:  # every k-th rank: the line moves < 0.01 % of its height
+            keep = np.unique(np.linspace(0, len(x) - 1, CDF_POINTS).round().astype(np.int64))
+            x, y = x[keep], y[keep]
         ax.step(np.concatenate([[lo], x, [hi]]), np.concatenate([[0.0], y, [100.0]]),
                 where="post", **kw)
 

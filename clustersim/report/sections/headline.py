@@ -31,7 +31,7 @@ def _p90_with_queued(jobs, horizon: float) -> tuple[int, float | None]:
 
 
 def _p90_lower_bound(run: Run) -> tuple[int, float | None]:
-    return _p90_with_queued(run.measured_jobs(), run.horizon)
+    return _p90_with_queued(run.measured_jobs(()), run.horizon)
 
 
 def heavy_share(run: Run) -> float:
@@ -43,7 +43,7 @@ def heavy_share(run: Run) -> float:
 def class_waits(run: Run) -> list[dict[str, Any]]:
     """Per class: share of GPU-hours (GPUs × duration of jobs submitted after warm-up, not
     rejected), p90 wait of started jobs (summary), and its lower bound counting queued jobs."""
-    jobs = run.measured_jobs()
+    jobs = run.measured_jobs(("job_class", "num_gpus", "duration_s"))
     if "duration_s" not in jobs.columns or not len(jobs):
         return []
     gpu_s = jobs["num_gpus"].astype(float) * jobs["duration_s"].astype(float)

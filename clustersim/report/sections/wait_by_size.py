@@ -10,7 +10,7 @@ from clustersim.report.model import P90_WAIT_TARGET_S, Run, Section
 
 def wait_by_size_section(run: Run) -> Section:
     """Median and p90 wait by the number of GPUs a job asks for."""
-    jobs = run.measured_jobs()
+    jobs = run.measured_jobs(("num_gpus",))
     png = wait_by_size_png(jobs["num_gpus"].to_numpy(float), jobs["wait"].to_numpy(float),
                            jobs["started"].to_numpy(bool), P90_WAIT_TARGET_S)
     path = save_figure(run, "wait_by_size", png)

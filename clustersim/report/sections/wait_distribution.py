@@ -12,7 +12,7 @@ def wait_distribution_section(run: Run) -> Section:
     """The CDF of wait per class and overall, beside the trace's recorded waits if any."""
     import numpy as np
 
-    measured = run.measured_jobs()
+    measured = run.measured_jobs(("job_class", "recorded_wait_s"))
     jobs = measured[measured["started"]]
     by_class = {str(k): g["wait"].to_numpy(float)
                 for k, g in jobs.groupby("job_class", observed=True)}
