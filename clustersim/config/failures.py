@@ -79,6 +79,16 @@ class LemonConfig(Frozen):
     pull_after: int = Field(ge=1, description="a node is retired at this many failures")
 
 
+class DomainFailureConfig(Frozen):
+    """Correlated failures of whole domains (a rack's power, a leaf switch): each domain of a
+    topology level fails at its own rate and takes every node in it down until repaired."""
+
+    name: str = Field(min_length=1, max_length=40, description="cause recorded for the event (e.g. rack_power, leaf_switch)")
+    level: str = Field(min_length=1, description="topology level whose domains fail (cluster.topology.levels[].name)")
+    rate_per_1000_domain_days: float = Field(ge=0, le=1_000_000, description="events per 1,000 domain-days while the domain is up")
+    repair: Distribution = Field(description="time from the event until every node of the domain is back")
+
+
 class FailuresConfig(Frozen):
     """Node failures, detection, repair, spares and checkpoint-restart."""
 
@@ -115,6 +125,10 @@ class FailuresConfig(Frozen):
     )
     early_life: EarlyLifeConfig | None = Field(None, description="off unless given")
     lemons: LemonConfig | None = Field(None, description="off unless given")
+    domains: list[DomainFailureConfig] = Field(
+        default_factory=list,
+        description="correlated failures of topology domains (needs cluster.topology); none unless given",
+    )
 
     @field_validator("causes")
     @classmethod

@@ -2,6 +2,8 @@
 
 Running jobs end at their expected end (true run times are the estimates). These functions
 read the cluster's indexes and never change them; they give EASY the head's shadow time and extra capacity.
+With a topology whose locality rule binds for the head, the shadow time is when the rule can be
+met and the extra is zero (see ``_topology_shadow``).
 
 Nodes that count: in service, not a hot spare, not draining for retirement. A replica's end is
 never (``inf``), so its GPUs never count as becoming free.
@@ -47,6 +49,10 @@ def shadow(cluster, gpus: int, now: float, pool: int = 0) -> Shadow:
     free, jobs_on = cluster.free, cluster.jobs_on
     if gpus >= per:
         need = gpus // per
+        topo = cluster.topology if pool == 0 else None
+        rule = topo.rule(need) if topo is not None else None
+        if rule is not None:
+            return _topology_shadow(cluster, topo, rule, need, now, heap)
         ready = set(p.buckets[per])
         left: dict[int, int] = {}
         t = now if len(ready) >= need else INF
@@ -91,6 +97,37 @@ def shadow(cluster, gpus: int, now: float, pool: int = 0) -> Shadow:
                 at_t = free[node] + sum(p.per_node(j.spec.num_gpus) for j in jobs_on[node] if j.expected_end_s <= t)
                 return Shadow(pool, t, False, {node}, at_t - gpus)
     return Shadow(pool, INF, False)
+
+
+def _topology_shadow(cluster, topo, rule, need: int, now: float, heap) -> Shadow:
+    """The shadow of a gang whose locality rule binds: the earliest time its rule can be met
+    on the nodes then entirely free. Its extra is none: a long backfill job may not take a whole
+    node that will be free at that time (which domain the head takes is not known in advance),
+    only room on nodes the head will not need."""
+    free_at = set(cluster.pools[0].buckets[cluster.pools[0].gpus_per_node])
+    jobs_on = cluster.jobs_on
+    left: dict[int, int] = {}
+
+    def ends():
+        while heap:
+            end, _seq, token, job = heapq.heappop(heap)
+            if job.token != token or not job.nodes:
+                continue
+            freed = []
+            for node in job.nodes:
+                if not _schedulable(cluster, node):
+                    continue
+                n = left.get(node)
+                if n is None:
+                    n = len(jobs_on[node])
+                n -= 1
+                left[node] = n
+                if n == 0:
+                    freed.append(node)
+            yield end, freed
+
+    t = topo.shadow_time(need, rule, free_at, ends(), now)
+    return Shadow(0, t, True, free_at if t < INF else set(), 0)
 
 
 def best_shadow(cluster, job, now: float) -> Shadow:

@@ -14,6 +14,9 @@ Placement rules (gang scheduling): a job of ``g <= gpus_per_node`` GPUs runs on 
 larger job takes ``g / gpus_per_node`` whole nodes of one pool, and ``g`` must be a multiple
 of that pool's ``gpus_per_node``. A job never mixes pools (so never mixes GPU types).
 
+With a topology, ``find``/``fits`` ask pool 0's domain index (``engine.domains``) for gangs
+its locality rule binds; ``slowdown`` (if set) is a gang's speed on its nodes x its pool's.
+
 Retirement drains: a retiring node takes no new jobs and leaves service when its last job ends.
 """
 
@@ -50,6 +53,9 @@ class Cluster:
         self.on_retired: Callable[[int], None] | None = None  # told when a node leaves service
         self.typed = False  # more than one pool: jobs must be matched to pools
         self.power = None  # the power admission gate (engine.power) the policies ask, if any
+        self.topology = None  # the domain index of pool 0 (engine.domains), if any
+        self.holds: dict[int, int] = {}  # node -> outages keeping it down (domain events)
+        self.slowdown: Callable[[tuple[int, ...]], float] | None = None  # speed of a gang on nodes (x pool speed)
         first = self.add_pool(pool, gpus_per_node, speed)
         self.gpus_per_node = gpus_per_node
         self.buckets = first.buckets
@@ -95,6 +101,8 @@ class Cluster:
             return f"{gpus} GPUs is more than one node ({g}) and not a multiple of {g}"
         if self.nodes_needed(gpus) > nodes:
             return f"{gpus} GPUs is more than the cluster's {nodes * g}"
+        if self.topology is not None and gpus > g:
+            return self.topology.shape_problem(gpus // g)
         return None
 
     def fits(self, gpus: int, pool: int = 0) -> bool:
@@ -102,7 +110,10 @@ class Cluster:
         g = p.gpus_per_node
         buckets = p.buckets
         if gpus > g:
-            return len(buckets[g]) >= gpus // g
+            need = gpus // g
+            if not pool and self.topology is not None and (rule := self.topology.rule(need)):
+                return self.topology.fits(need, rule)
+            return len(buckets[g]) >= need
         for k in range(gpus, g + 1):
             if buckets[k]:
                 return True
@@ -128,6 +139,8 @@ class Cluster:
             full = buckets[g]
             if len(full) < need:
                 return None
+            if not pool and self.topology is not None and (rule := self.topology.rule(need)):
+                return self.topology.find(need, rule, exclude)  # the locality rule binds
             picked = []
             for node in full:
                 if node in exclude:
@@ -242,7 +255,10 @@ class Cluster:
         """Hold ``count`` idle nodes of pool 0 back as hot spares (taken from the highest ids)."""
         self.spare_target = count
         g = self.gpus_per_node
-        for node in range(len(self.free) - 1, -1, -1):
+        order = range(len(self.free) - 1, -1, -1)
+        if self.topology is not None and self.topology.spread_spares:  # one per rack in turn
+            order = self.topology.spread_order(order)
+        for node in order:
             if len(self.spares_free) >= count:
                 break
             if (
@@ -256,14 +272,17 @@ class Cluster:
                 self.spare[node] = True
                 self.spares_free[node] = None
 
-    def take_spares(self, count: int, pool: int = 0) -> list[int] | None:
-        """Turn ``count`` idle spares into ordinary free nodes (for a job of ``pool`` that lost
-        nodes). Spares are pool 0's: a job on another pool gets none."""
+    def take_spares(self, count: int, pool: int = 0, keep: tuple[int, ...] = ()) -> list[int] | None:
+        """``count`` idle spares made ordinary free nodes for a job of ``pool`` that keeps ``keep``
+        (pool 0's only; with a binding topology rule, only spares within it), or None."""
         if pool != 0 or count > len(self.spares_free):
             return None
+        chosen = self.topology.pick_spares(keep, count, self.spares_free) if self.topology else None
+        if chosen is False:
+            return None
         taken = []
-        for _ in range(count):
-            node = next(iter(self.spares_free))
+        for i in range(count):
+            node = next(iter(self.spares_free)) if chosen is None else chosen[i]
             del self.spares_free[node]
             self.spare[node] = False
             self.buckets[self.gpus_per_node][node] = None
@@ -306,8 +325,8 @@ class Cluster:
     def bring_up(self, node: int) -> None:
         """Return a repaired node to service: to the spare pool if it is short, else to work.
         A node retired while it was down stays out."""
-        if self.up[node] or self.retired[node]:
-            return
+        if self.up[node] or self.retired[node] or (self.holds and node in self.holds):
+            return  # (a held node returns when its last outage ends: ``unhold``)
         if self.jobs_on[node]:
             raise RuntimeError(f"node {node} returns to service with jobs still on it")
         index = self.pool_of[node]
@@ -324,6 +343,18 @@ class Cluster:
         pool.up_nodes += 1
         self.version += 1
         self.changes += 1
+
+    def hold(self, node: int) -> list[Job]:
+        """An outage keeps ``node`` down until ``unhold``; its jobs if it was up (``take_down``)."""
+        self.holds[node] = self.holds.get(node, 0) + 1
+        return self.take_down(node)
+
+    def unhold(self, node: int) -> bool:
+        """One outage of ``node`` ended; True if none is left (``bring_up`` may then return it)."""
+        left = self.holds.pop(node) - 1
+        if left:
+            self.holds[node] = left
+        return not left
 
     def retire(self, node: int) -> bool:
         """Take ``node`` out of service for good: at once if it is down or idle (True), else
@@ -364,35 +395,6 @@ class Cluster:
 
     def check(self) -> None:
         """Consistency check of the indexes (tests and debugging only: O(cluster))."""
-        busy = 0
-        pool_busy = [0] * len(self.pools)
-        pool_up = [0] * len(self.pools)
-        for node, f in enumerate(self.free):
-            index = self.pool_of[node]
-            pool = self.pools[index]
-            g = pool.gpus_per_node
-            used = sum(pool.per_node(j.spec.num_gpus) for j in self.jobs_on[node])
-            assert all(j.pool == index for j in self.jobs_on[node]), node
-            if self.up[node]:
-                assert not self.retired[node], node
-                assert f + used == g, (node, f, used)
-                if self.spare[node]:
-                    assert node in self.spares_free and used == 0 and index == 0
-                elif node in self.draining:
-                    assert used > 0 and all(node not in b for b in pool.buckets), node
-                else:
-                    assert node in pool.buckets[f]
-                busy += used
-                pool_busy[index] += used
-                pool_up[index] += 1
-            else:
-                # a job hung by this node's failure stays on it until the failure is detected
-                hung = all(j.hung_since is not None for j in self.jobs_on[node])
-                assert f == 0 and hung, (node, f)
-                assert node not in self.draining
-        assert busy == self.busy_gpus, (busy, self.busy_gpus)
-        assert sum(len(b) for p in self.pools for b in p.buckets) + len(self.spares_free) + len(self.draining) == self.up_nodes
-        assert self.up_gpus == sum(p.up_gpus for p in self.pools)
-        assert sum(self.retired) == self.retired_nodes
-        for pool in self.pools:
-            assert pool.busy_gpus == pool_busy[pool.index] and pool.up_nodes == pool_up[pool.index], pool.name
+        from clustersim.engine.invariants import check_cluster
+
+        check_cluster(self)

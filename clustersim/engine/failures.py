@@ -95,6 +95,8 @@ class Failures(Component):
         self.service_start: list[float] = []
         self.lemon: list[bool] = []
         self.pulled: list[bool] = []
+        self.in_repair: set[int] = set()  # nodes down for their own failure (pulled ones stay)
+        self.outages = None
         self.rows: list[tuple] = []  # rows of results.columns.EVENT_COLUMNS
         self.failures = 0
         self._plans: dict[tuple, Plan] = {}
@@ -111,6 +113,10 @@ class Failures(Component):
         self.cluster = engine.cluster
         self.cluster.hold_spares(self.cfg.spare_nodes)
         self.add_nodes(range(self.cluster.node_count), mature=True)
+        if self.cfg.domains:  # correlated outages of topology domains (engine.outages)
+            from clustersim.engine.outages import DomainOutages
+
+            self.outages = DomainOutages(self)
 
     def job_submitted(self, job) -> None:
         job.plan = self.plan_for(job, self._checkpoints.get(job.spec.job_class))
@@ -224,6 +230,7 @@ class Failures(Component):
         rc = int(draws.repair_class.next())
         detect = float(draws.detect.next())
         victims = self.cluster.take_down(node)
+        self.in_repair.add(node)
         for job in victims:
             if job.kind == REPLICA:  # gone at once: its owner replaces it
                 job.owner.lost(job)
@@ -252,10 +259,12 @@ class Failures(Component):
     def _repaired(self, event) -> None:
         node, cause, name, down = event._value
         self._event(self.env.now, "repair", node, cause, name, down, 0)
+        self.in_repair.discard(node)
         if self.cluster.retired[node]:  # retired while in repair: it does not come back
             return
         self.cluster.bring_up(node)
-        self._arm(node)
+        if self.cluster.up[node]:  # (a node its domain's outage holds returns with the domain)
+            self._arm(node)
         self.engine.capacity_changed()
 
     # ------------------------------------------------------------------------------ jobs
@@ -343,7 +352,7 @@ class Failures(Component):
         lost = len(job.nodes) - len(alive)
         engine.stop(job)
         engine.policy.invalidate()
-        spares = cluster.take_spares(lost, job.pool) if lost else []
+        spares = cluster.take_spares(lost, job.pool, alive) if lost else []
         if spares is not None:
             if lost:
                 self.spare_swaps += 1
