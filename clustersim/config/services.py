@@ -11,7 +11,11 @@ Defaults and where they come from:
 - ``autoscale.headroom`` 0.2 (7e: "20% headroom"); ``startup`` 15 min (7e: scale-up lead
   time 10-30 min, model load + warm-up); ``cooldown`` 30 min (chosen: no source).
 - ``rps_per_replica`` has no default: 7e gives 40 req/s per 8-GPU H800/H100 replica and
-  15 req/s per 8-GPU A100/A800 replica of a 70B dense model.
+  15 req/s per 8-GPU A100/A800 replica of a 70B dense model. With a ``latency`` section it
+  may be left out: it is then the profile's saturation throughput (``LatencyConfig.capacity``).
+- ``latency`` (:mod:`.latency`): none (no latency model; results as before it existed).
+- ``autoscale.target`` ``utilisation`` (the rule above); ``slo``: the fewest replicas whose
+  predicted latency meets ``latency.slo`` at demand x (1 + headroom).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from clustersim.config.base import MAX_REPLICAS, Frozen, at_field, resolve_path
 from clustersim.config.distributions import Duration
+from clustersim.config.latency import LatencyConfig
 
 # calibration 4 / 7e: DeepSeek hourly profile, hours 00..23 (UTC+8), normalized to the peak.
 DEEPSEEK_HOURLY = (
@@ -99,8 +104,13 @@ class DemandConfig(Frozen):
 
 class AutoscaleConfig(Frozen):
     """Replicas = clamp(ceil(demand x (1 + headroom) / rps_per_replica), min, max), acted on at
-    every demand step (and when a replica is lost); never on a fixed tick."""
+    every demand step (and when a replica is lost); never on a fixed tick. With ``target:
+    slo``, the fewest replicas whose predicted latency meets the SLO at demand x (1 + headroom)."""
 
+    target: Literal["utilisation", "slo"] = Field(
+        "utilisation", description="utilisation: demand x (1 + headroom) / rps_per_replica; slo: the fewest replicas "
+        "meeting latency.slo at demand x (1 + headroom)",
+    )
     headroom: float = Field(0.2, ge=0, description="spare capacity above demand (7e: 20%)")
     min_replicas: int = Field(1, ge=0, le=MAX_REPLICAS, description="never fewer replicas than this")
     max_replicas: int | None = Field(
@@ -129,11 +139,33 @@ class ServiceConfig(Frozen):
     gpus_per_replica: int = Field(
         8, ge=1, description="GPUs of one replica: up to a node, or whole nodes (7e: one 8-GPU node for a 70B dense model)"
     )
-    rps_per_replica: float = Field(
-        gt=0, description="requests per second one replica serves within its latency target (7e: 15 on A100, 40 on H100)"
+    rps_per_replica: float | None = Field(
+        None, gt=0, description="requests per second one replica serves within its latency target (7e: 15 on A100, "
+        "40 on H100); with `latency`, default the profile's saturation throughput",
     )
     demand: DemandConfig = Field(description="requests per second over time")
     autoscale: AutoscaleConfig = Field(default_factory=AutoscaleConfig, description="replica count control")
+    latency: LatencyConfig | None = Field(
+        None, description="request model, replica profile, routing and SLO: predicted latency per step (absent: none)"
+    )
+
+    @model_validator(mode="after")
+    def _latency(self) -> ServiceConfig:
+        lat = self.latency
+        if lat is None:
+            if self.rps_per_replica is None:
+                raise at_field("rps_per_replica", "give rps_per_replica (or a `latency` section with a replica profile)")
+            if self.autoscale.target == "slo":
+                raise at_field("autoscale.target", f"service {self.name!r}: target slo needs a `latency` section with an `slo`")
+            return self
+        if self.autoscale.target == "slo" and lat.slo is None:
+            raise at_field("autoscale.target", f"service {self.name!r}: target slo needs latency.slo")
+        problem = lat.slo_problem()
+        if problem is not None:
+            raise at_field(f"latency.{problem[0]}", f"service {self.name!r}: {problem[1]}")
+        if self.rps_per_replica is None:  # frozen: set once, while validating
+            object.__setattr__(self, "rps_per_replica", lat.capacity())
+        return self
 
 
 class InferenceConfig(Frozen):

@@ -28,6 +28,9 @@ Preemption: see ``engine.preemption`` (which jobs a replica evicts, and why).
 
 A node failure kills the replicas on it at once (no detection delay: a load balancer stops
 routing to them); the autoscaler replaces them (they wait and are placed at the next pass).
+
+A service with ``latency`` (issue 19) gets predicted latency columns and summary keys, an SLO
+autoscaler (``target: slo``; ``engine.slo``) and request-level windows (``engine.windows``).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import math
 from clustersim.checkpoint import Plan, young_interval
 from clustersim.engine.component import Component
 from clustersim.engine.preemption import Victims
+from clustersim.engine.slo import ServiceLatency, latency_frame, latency_keys
 from clustersim.model import REPLICA, Job, JobSpec
 from clustersim.results.recorder import add_preemptions
 from clustersim.results.summary import summarize_services
@@ -61,7 +65,7 @@ class Replica(Job):
 
 class _Service:
     __slots__ = ("cfg", "index", "name", "g", "rate", "steps", "demand", "replicas", "waiting", "ready",
-                 "low_token", "low_armed", "rows", "spec")
+                 "low_token", "low_armed", "rows", "spec", "latency")
 
     def __init__(self, cfg, index: int, stream_steps):
         self.cfg = cfg
@@ -78,9 +82,12 @@ class _Service:
         self.low_armed = False
         self.rows: list[tuple] = []  # (t, demand, ready, starting, waiting)
         self.spec = JobSpec(None, 0.0, cfg.gpus_per_replica, INF, f"service:{cfg.name}")
+        self.latency = ServiceLatency(cfg) if cfg.latency is not None else None
 
     def target(self) -> int:
         a = self.cfg.autoscale
+        if a.target == "slo":
+            return self.latency.replicas(self.demand * (1.0 + a.headroom), a.min_replicas, a.max_replicas)
         return replicas_needed(self.demand, self.rate, a.headroom, a.min_replicas, a.max_replicas)
 
 
@@ -130,6 +137,7 @@ class Inference(Component):
         self.waiting = 0  # replicas waiting for a placement, all services
         self.preemptions = 0
         self._seq = 0
+        self._latency, self._windows = {}, {}  # per service: what its summary needs
         self.services: list[_Service] = []
         for i, cfg in enumerate(scenario.services):
             d = cfg.demand
@@ -157,11 +165,20 @@ class Inference(Component):
         return add_preemptions(jobs, self._preempted)
 
     def tables(self) -> dict:
-        return {"services": self.frame()}
+        out = {"services": self.frame()}
+        if any(svc.cfg.latency is not None and svc.cfg.latency.request_level is not None for svc in self.services):
+            from clustersim.engine.windows import request_table
+
+            out["requests"], self._windows = request_table(self.services, self.streams, self.scenario)
+        return out
 
     def summary(self, jobs, timeseries, events, tables) -> dict:
         s = self.scenario
-        return summarize_services(tables["services"], jobs, horizon=s.horizon, warmup=s.warmup)
+        out = summarize_services(tables["services"], jobs, horizon=s.horizon, warmup=s.warmup)
+        for svc in self.services:
+            if svc.latency is not None and svc.name in out["services"]:
+                out["services"][svc.name].update(latency_keys(svc, self._latency.get(svc.name), s, self._windows))
+        return out
 
     # ----------------------------------------------------------------------------- demand
 
@@ -353,6 +370,9 @@ class Inference(Component):
             a = np.array(svc.rows, dtype=float)
             demand, ready, starting, waiting = a[:, 1], a[:, 2], a[:, 3], a[:, 4]
             served = np.minimum(demand, ready * svc.rate)
+            extra = {}
+            if svc.latency is not None:
+                extra, self._latency[svc.name] = latency_frame(svc, a)
             parts.append(
                 pd.DataFrame(
                     {
@@ -365,6 +385,7 @@ class Inference(Component):
                         "served_rps": served,
                         "unserved_rps": np.maximum(demand - served, 0.0),
                         "replica_gpus": ((ready + starting) * svc.g).astype(np.int64),
+                        **extra,
                     }
                 )
             )

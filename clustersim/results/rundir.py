@@ -29,7 +29,8 @@ from clustersim.errors import ClusterSimError
 
 RUN_FILES = ("config.json", "jobs.parquet", "timeseries.parquet", "events.parquet", "summary.json")
 STALE_FILES = (
-    "jobs.parquet", "timeseries.parquet", "events.parquet", "services.parquet", "rejected_rows.csv",
+    "jobs.parquet", "timeseries.parquet", "events.parquet", "services.parquet", "requests.parquet",
+    "rejected_rows.csv",
     "report.md", "report.html",
 )
 

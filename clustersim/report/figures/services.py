@@ -94,3 +94,48 @@ def wait_by_hour_png(hours, mean_h, p90_h, inference_share) -> bytes:
         ax2.legend(loc="upper right")
     ax.legend(loc="upper left")
     return png_bytes(fig)
+
+
+@styled
+def latency_day_png(name: str, hours, targets: dict) -> bytes:
+    """Predicted latency and SLO attainment of one service by hour of day (issue 19): the
+    median over the days of p99 TTFT and p99 TPOT with their 10-90% range over the days and the
+    SLO limits (top, log scale), and the share of requests within the SLO (bottom). ``hours``
+    is ``report.analysis.latency.by_hour``; ``targets`` metric -> (percentile, limit)."""
+    import numpy as np
+
+    h = np.arange(24)
+    rows = 2 if "attainment" in hours else 1
+    fig, axes = new_figure(rows)
+    ax = axes[0]
+    for col, colour, label in (("ttft_p99_s", MAIN, "p99 TTFT"), ("tpot_p99_s", MEAN, "p99 TPOT")):
+        v = np.where(np.isfinite(hours[col]), hours[col], np.nan)
+        ax.plot(h, v, marker="o", color=colour, label=label)
+        lo, hi = hours[col + ":lo"], hours[col + ":hi"]
+        ax.fill_between(h, np.where(np.isfinite(lo), lo, np.nan), np.where(np.isfinite(hi), hi, np.nan),
+                        color=colour, alpha=0.15, lw=0)
+        metric = col.split("_")[0]
+        if metric in targets:
+            ax.axhline(targets[metric][1], color=colour, ls="--", lw=1,
+                       label=f"{label.split()[1]} SLO (p{targets[metric][0]:g})")
+    ax.set_yscale("log")
+    ax.set_ylabel("seconds (log)")
+    ax.set_xticks(h)
+    ax.set_title(f"Service {name}: predicted latency by hour of day")
+    ax.legend(loc="lower right", ncol=2)
+    if rows == 2:
+        ax2 = axes[1]
+        ax2.bar(h, 100 * hours["attainment"], color=MAIN, width=0.8)
+        goal = targets.get("attainment")
+        if goal is not None:
+            ax2.axhline(100 * goal[0], color=TARGET, ls="--", lw=1, label=f"goal {100 * goal[0]:g}%")
+            ax2.legend(loc="lower left")
+        finite = hours["attainment"][np.isfinite(hours["attainment"])]
+        low = 100 * float(finite.min()) if len(finite) else 0.0
+        ax2.set_ylim(max(0.0, min(low - 1.0, 95.0)), 100.5)
+        ax2.set_xticks(h)
+        ax2.set_ylabel("% requests within SLO")
+        ax2.set_xlabel("hour of day")
+    else:
+        ax.set_xlabel("hour of day")
+    return png_bytes(fig)

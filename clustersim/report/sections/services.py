@@ -7,7 +7,10 @@ service and preemption numbers), ``services.parquet`` (demand, replicas and serv
 service, a step function), ``timeseries.parquet`` (``inference_gpus``, ``busy_gpus``,
 ``up_gpus``) and ``jobs.parquet`` (waits and ``preemptions``), and draws, per service, demand
 against served capacity and replicas over time, then the fleet split between inference and
-training by hour of day, and the training wait by hour of submission.
+training by hour of day, and the training wait by hour of submission. A service with a
+``latency`` section adds (issue 19): its predicted latency against the SLO, request-weighted,
+a figure of latency and attainment by hour of day, the GPU-hours its SLO asks beyond the
+utilisation rule, and the request-level windows beside the analytic model (``requests.parquet``).
 """
 
 from __future__ import annotations
@@ -15,13 +18,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from clustersim.report import format as fmt
+from clustersim.report.analysis.latency import by_hour, has_latency, slo_targets
 from clustersim.report.analysis.services import (
     HOUR_S,
     fleet_by_hour,
     load_services,
     wait_by_hour,
 )
-from clustersim.report.figures.services import fleet_split_png, service_png, wait_by_hour_png
+from clustersim.report.figures.services import (
+    fleet_split_png,
+    latency_day_png,
+    service_png,
+    wait_by_hour_png,
+)
 from clustersim.report.files import save_figure
 from clustersim.report.model import Run, Section
 
@@ -76,6 +85,66 @@ def _service_rows(configs, per) -> list[list[str]]:
     return rows
 
 
+def _ms(value) -> str:
+    """A latency: ``180 ms``, ``1.25 s``, or a longer duration; ``n/a`` when not finite."""
+    v = fmt.number(value)
+    if v is None:
+        return "n/a"
+    if v < 1.0:
+        return f"{1000 * v:.0f} ms"
+    return f"{v:.3g} s" if v < 60 else fmt.duration(v)
+
+
+def _latency_lines(run: Run, i: int, cfg: dict, rows, s: dict, paths: list[Path]) -> list[str]:
+    """The latency of one service: request-weighted figures against its SLO, by hour of day,
+    what the SLO costs, and the request-level windows."""
+    name = str(cfg.get("name", "?"))
+    targets = slo_targets(cfg)
+    lines = ["", f"### Service {fmt.md_escape(name)}: latency as its users feel it", ""]
+    cells = []
+    for metric, label in (("ttft", "TTFT"), ("tpot", "TPOT")):
+        slo = targets.get(metric)
+        cells.append([label, _ms(s.get(f"{metric}_p50_s")), _ms(s.get(f"{metric}_p99_s")),
+                      f"p{slo[0]:g} ≤ {_ms(slo[1])}" if slo else "–"])
+    lines += fmt.table(["Metric", "p50", "p99", "SLO"], cells, "lrrr")
+    lat = fmt.as_dict(cfg.get("latency"))
+    profile = fmt.as_dict(lat.get("profile"))
+    lines += ["", "Predicted by the analytic model (continuous batching; profile "
+              f"`{fmt.md_escape(profile.get('model') or 'custom')}`, routing `{fmt.md_escape(lat.get('routing', 'jsq'))}`) "
+              "at each step's demand and ready replicas, weighted by requests, after warm-up. A step "
+              "whose demand exceeds what its ready replicas can serve counts its requests as never served "
+              "in time (then a percentile beyond them reads n/a)."]
+    if targets:
+        lines += ["", f"Requests within every SLO threshold: **{fmt.percent(s.get('latency_attainment'))}**; "
+                  f"time with the SLO met: {fmt.percent(s.get('slo_time_share'))}."]
+    extra = fmt.number(s.get("slo_minus_utilisation_gpu_hours"))
+    if extra is not None:
+        rule = fmt.as_dict(cfg.get("autoscale"))
+        lines += ["", f"Sizing by the SLO (`autoscale.target: slo`) asked for {abs(extra):,.0f} GPU-hours "
+                  f"{'more' if extra >= 0 else 'fewer'} than the utilisation rule (demand × "
+                  f"{1 + float(rule.get('headroom', 0.2)):g} / {float(cfg.get('rps_per_replica') or 0):.3g} requests/s "
+                  "per replica) would have, at the same demand: what the SLO costs (or gives back to) training."]
+    hours = by_hour(run, rows)
+    if hours is not None:
+        path = save_figure(run, f"service_{i}_latency", latency_day_png(name, hours, targets))
+        if path is not None:
+            paths.append(path)
+            lines += ["", "Top: p99 TTFT and TPOT by hour of day, the median over the days (band: 10th to "
+                      "90th percentile over the days), with the SLO limits. Bottom: requests within the SLO "
+                      "by hour.", "", fmt.image(run.dir, path, f"Service {name} latency by hour")]
+    rl = fmt.as_dict(s.get("request_level"))
+    if rl:
+        lines += ["", f"Request-level model over {fmt.count(rl.get('windows'))} window(s), "
+                  f"{fmt.count(rl.get('requests'))} requests (`requests.parquet`), beside the analytic model "
+                  "over the same steps:", ""]
+        lines += fmt.table(["", "p99 TTFT", "mean TPOT", "within SLO"], [
+            ["request-level", _ms(rl.get("ttft_p99_s")), _ms(rl.get("tpot_mean_s")),
+             fmt.percent(rl.get("attainment"))],
+            ["analytic", _ms(rl.get("model_ttft_p99_s")), _ms(rl.get("model_tpot_mean_s")),
+             fmt.percent(rl.get("model_attainment"))]], "lrrr")
+    return lines
+
+
 def services_section(run: Run) -> Section | None:
     """Per service: SLO table and demand figure; then the fleet over a day and the cost to
     training. None without services or without ``services.parquet``."""
@@ -116,6 +185,9 @@ def services_section(run: Run) -> Section | None:
                       "unserved demand shaded. Bottom: replicas ready, placed (ready or starting: "
                       "they hold GPUs but do not serve yet) and waiting for GPUs.",
                       "", fmt.image(run.dir, path, f"Service {name}")]
+        if has_latency(rows):
+            lines += _latency_lines(run, i, cfg, rows, fmt.as_dict(fmt.as_dict(summary.get("services")).get(name)),
+                                    paths)
     split = fleet_by_hour(run)
     share = None
     if split is not None:
