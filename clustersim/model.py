@@ -74,6 +74,8 @@ class Job:
         "_est_rem",
         "_est_restarts",
         "_est",
+        "team",
+        "priority",
     )
 
     def __init__(self, spec: JobSpec, seq: int):
@@ -109,6 +111,8 @@ class Job:
         self._est_rem = -1.0
         self._est_restarts = -1
         self._est = 0.0
+        self.team = 0  # index of its team (tenancy; 0 without one)
+        self.priority = 0  # its priority (tenancy; higher runs first)
 
     def run_estimate(self, speed: float = 1.0) -> float:
         """Wall time this job needs if it (re)starts now on GPUs of ``speed`` and nothing

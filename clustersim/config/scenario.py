@@ -14,6 +14,8 @@ from clustersim.config.power import PowerConfig, check_power
 from clustersim.config.scheduler import SchedulerConfig
 from clustersim.config.services import InferenceConfig, ServiceConfig
 from clustersim.config.supply import SupplyConfig
+from clustersim.config.tenancy import TenancyConfig, check_tenancy
+from clustersim.config.topology import TopologyConfig, check_topology
 from clustersim.config.verdict import VerdictConfig
 from clustersim.config.workload import WorkloadConfig
 
@@ -27,6 +29,9 @@ class ClusterConfig(Frozen):
         "A100",
         min_length=1,
         description="GPU type of the fleet at time zero (a name from supply.gpu_types when there is a supply section)",
+    )
+    topology: TopologyConfig | None = Field(
+        None, description="fabric domains (racks, leaves, pods) and the gang locality rule; a flat cluster when absent"
     )
 
     @property
@@ -68,6 +73,9 @@ class Scenario(Frozen):
     )
     verdict: VerdictConfig = Field(default_factory=VerdictConfig, description="which classes must meet the wait target")
     power: PowerConfig | None = Field(None, description="power by state, PUE, facility cap and its enforcement; off when absent")
+    tenancy: TenancyConfig | None = Field(
+        None, description="teams with quotas, borrowing and reclaim, and job priorities; one shared queue when absent"
+    )
 
     @field_validator("name")
     @classmethod
@@ -98,6 +106,8 @@ class Scenario(Frozen):
         self._check_types()
         self._check_services()
         check_power(self)
+        check_topology(self)
+        check_tenancy(self)
         check_sizes(self)
         return self
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, model_validator
 
-from clustersim.config.base import Frozen, kind_shorthand
+from clustersim.config.base import Frozen, at_field, kind_shorthand
+from clustersim.config.distributions import Duration
 
 
 class FifoConfig(Frozen):
@@ -43,8 +44,45 @@ class ConservativeConfig(Frozen):
     )
 
 
+class FairshareWeights(Frozen):
+    """Weights of Slurm's multifactor priority (PriorityWeightAge, ...Fairshare, ...JobSize): each
+    factor is in [0, 1] and a job's priority is the weighted sum. Slurm's own defaults are 0;
+    these are chosen so that fair share dominates and age breaks ties over days."""
+
+    age: float = Field(1000.0, ge=0, description="weight of the age factor (time waited / max_age, at most 1)")
+    fairshare: float = Field(10000.0, ge=0, description="weight of the fair-share factor 2^(-usage/shares)")
+    size: float = Field(0.0, ge=0, description="weight of the job-size factor (GPUs / cluster GPUs)")
+
+
+class FairshareConfig(Frozen):
+    """Slurm's multifactor priority with fair share (classic algorithm, one level of accounts =
+    teams), recomputed every ``recalc``; jobs run in priority order, with EASY backfill."""
+
+    kind: Literal["fairshare"] = Field(description="multifactor priority: age, fair share, job size")
+    half_life: Duration = Field(
+        7 * 86400.0, description="half-life of past usage (Slurm PriorityDecayHalfLife, default 7 days)"
+    )
+    max_age: Duration = Field(
+        7 * 86400.0, description="waiting time at which the age factor reaches 1 (Slurm PriorityMaxAge, default 7 days)"
+    )
+    recalc: Duration = Field(
+        300.0, description="how often usage is decayed and priorities recomputed (Slurm PriorityCalcPeriod, 5 min)"
+    )
+    weights: FairshareWeights = Field(default_factory=FairshareWeights, description="weights of the factors")
+    favor_small: bool = Field(False, description="smaller jobs get the larger size factor (Slurm PriorityFavorSmall)")
+    backfill: bool = Field(True, description="EASY backfill over the priority order (else strict priority order)")
+    depth: int = Field(100, ge=1, description="how many queued jobs behind the head a backfill pass may consider")
+
+    @model_validator(mode="after")
+    def _positive(self) -> FairshareConfig:
+        for name in ("half_life", "max_age", "recalc"):
+            if not getattr(self, name) > 0:
+                raise at_field(name, "must be > 0")
+        return self
+
+
 PolicyConfig = Annotated[
-    FifoConfig | SjfConfig | BackfillConfig | ConservativeConfig,
+    FifoConfig | SjfConfig | BackfillConfig | ConservativeConfig | FairshareConfig,
     BeforeValidator(kind_shorthand),
     Field(discriminator="kind"),
 ]
@@ -72,7 +110,7 @@ PlacementConfig = Annotated[
 class SchedulerConfig(Frozen):
     policy: PolicyConfig = Field(
         default_factory=lambda: BackfillConfig(kind="backfill"),
-        description="queue policy: fifo, sjf, backfill (EASY) or conservative (or a mapping with kind and options)",
+        description="queue policy: fifo, sjf, backfill (EASY), conservative or fairshare (or a mapping with kind and options)",
     )
     placement: PlacementConfig = Field(
         default_factory=lambda: PackConfig(kind="pack"),

@@ -48,6 +48,10 @@ class Component:
     def job_started(self, job, wall: float) -> None:
         """A training job (re)started a segment expected to take ``wall`` seconds."""
 
+    def job_ended(self, job) -> None:
+        """A training job's segment ended: it finished (``job.state`` is finished) or was
+        stopped (failure detected, preempted); it gave its GPUs back."""
+
     def nodes_entered(self, nodes: Sequence[int], keys: Sequence[str] | None, mature: bool) -> None:
         """Nodes entered service now (``keys`` name their random streams; ``mature``: no
         early-life period)."""
@@ -82,7 +86,7 @@ class Component:
         return {}
 
 
-HOOKS = ("job_submitted", "job_started", "nodes_entered", "node_left", "before_pass", "levels")
+HOOKS = ("job_submitted", "job_started", "job_ended", "nodes_entered", "node_left", "before_pass", "levels")
 
 
 def overrides(component: Component, name: str) -> bool:

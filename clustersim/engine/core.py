@@ -31,7 +31,7 @@ from clustersim.config import Scenario
 from clustersim.engine import segments
 from clustersim.engine.clock import Clock
 from clustersim.engine.cluster import Cluster
-from clustersim.engine.component import Component, overrides
+from clustersim.engine.component import HOOKS, Component, overrides
 from clustersim.engine.placement import build_placement
 from clustersim.engine.policies import build_policy
 from clustersim.engine.queue import JobQueue
@@ -47,8 +47,12 @@ Router = Callable[[int, str], "tuple[int, ...] | str"]  # (GPUs, type) -> pools 
 
 
 def components(scenario: Scenario, streams: Streams) -> list[Component]:
-    """The scenario's components, in attach order (failures, supply, inference, power)."""
+    """The scenario's components, in attach order (failures, supply, inference, tenancy, power)."""
     found: list[Component] = []
+    if scenario.cluster.topology is not None:  # first: the others see its domain index
+        from clustersim.engine.topology import Topology
+
+        found.append(Topology(scenario, streams))
     if scenario.failures is not None:
         from clustersim.engine.failures import Failures
 
@@ -61,6 +65,10 @@ def components(scenario: Scenario, streams: Streams) -> list[Component]:
         from clustersim.engine.inference import Inference
 
         found.append(Inference(scenario, streams))
+    if scenario.tenancy is not None:
+        from clustersim.engine.tenancy import Tenancy
+
+        found.append(Tenancy(scenario, streams))
     if scenario.power is not None:  # last: it reads the others' levels (replica GPUs)
         from clustersim.engine.power import Power
 
@@ -102,14 +110,9 @@ class Engine:
             part.prepare(self.cluster)
         for part in self.parts:
             part.attach(self)
-        hooks = {name: [getattr(p, name) for p in self.parts if overrides(p, name)] for name in (
-            "job_submitted", "job_started", "nodes_entered", "node_left", "before_pass", "levels")}
-        self._on_submit = hooks["job_submitted"]
-        self._on_start = hooks["job_started"]
-        self._on_enter = hooks["nodes_entered"]
-        self._on_leave = hooks["node_left"]
-        self._before_pass = hooks["before_pass"]
-        self._levels = hooks["levels"]
+        # the hooks each component overrides, in HOOKS order (job_submitted ... levels)
+        (self._on_submit, self._on_start, self._on_end, self._on_enter, self._on_leave, self._before_pass,
+         self._levels) = ([getattr(p, name) for p in self.parts if overrides(p, name)] for name in HOOKS)
         # without supply the capacity stages are constant (all in service): not recorded
         self._pool_levels = self.cluster.typed
         self._routing = self.router != self._route_one_pool or bool(self._class_type)
@@ -262,6 +265,8 @@ class Engine:
             speed = job.speed = cluster.pools[cluster.pool_of[nodes[0]]].speed
         else:
             speed = job.speed = self._speed0
+        if cluster.slowdown is not None:  # topology span penalty, slow nodes
+            speed = job.speed = speed * cluster.slowdown(nodes)
         wall = job.run_estimate(speed)
         job.seg_start_s = now
         job.seg_restart = job.restarts > 0
@@ -291,6 +296,8 @@ class Engine:
         job.state = FINISHED
         job.end_s = now
         self.log.add(job, FINISHED)
+        for hook in self._on_end:
+            hook(job)
         self.request_pass(changed=True)
 
     def stop(self, job: Job) -> None:
@@ -298,6 +305,8 @@ class Engine:
         job.token += 1
         self.cluster.release(job)
         del self.running[job]
+        for hook in self._on_end:
+            hook(job)
 
     def requeue(self, job: Job, front: bool = False) -> None:
         """Put a stopped job back in the queue (``front``: ahead of every job not requeued so)."""

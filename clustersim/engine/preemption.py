@@ -1,4 +1,5 @@
-"""Which running training jobs an inference replica evicts, and in what order.
+"""Which running training jobs a preemptor (an inference replica, a job reclaiming its team's
+quota, a higher-priority job) evicts, and in what order: one rule for all of them.
 
 Preemption rule (deterministic): the candidates are the running, not hung, training jobs on
 pool 0 whose class is preemptible. They are ordered by the victim policy (ties: submission
@@ -14,6 +15,7 @@ are never chosen (for whole-node replicas) or count only their free and preempti
 
 from __future__ import annotations
 
+from clustersim.checkpoint import Plan, split, young_interval
 from clustersim.engine import segments
 from clustersim.model import Job
 
@@ -25,6 +27,14 @@ class Victims:
         self.kind = kind  # least_lost | smallest | newest
         self.preemptible = preemptible  # preemptible class names
         self.trace_preemptible = trace_preemptible  # every trace job is preemptible
+
+    @classmethod
+    def of(cls, kind: str, scenario) -> Victims:
+        """The victim policy ``kind`` over the scenario's preemptible classes (and trace jobs
+        with ``inference.trace_preemptible``)."""
+        classes = scenario.workload.classes or ()
+        trace = scenario.inference.trace_preemptible and scenario.workload.trace is not None
+        return cls(kind, {c.name for c in classes if c.preemptible}, trace)
 
     def is_preemptible(self, job: Job) -> bool:
         return job.spec.job_class in self.preemptible or self.trace_preemptible
@@ -46,46 +56,111 @@ class Victims:
         jobs.sort(key=lambda j: self.victim_key(j, now))
         return jobs
 
+    def lower(self, running, priority: int, now: float, team: int | None = None) -> list[Job]:
+        """Running preemptible training jobs of lower priority than ``priority`` (of ``team``
+        if given), lowest priority first, then in victim-policy order (tenancy)."""
+        jobs = [
+            j for j in running
+            if j.priority < priority and j.pool == 0 and j.hung_since is None and self.is_preemptible(j)
+            and (team is None or j.team == team)
+        ]
+        jobs.sort(key=lambda j: (j.priority, self.victim_key(j, now)))
+        return jobs
+
+    def borrowers(self, running, left: dict[int, int], now: float) -> list[Job]:
+        """Reclaim candidates (tenancy): running jobs of the teams in ``left`` (team -> GPUs it
+        holds above its quota), those no larger than what their team borrows first, each group
+        in victim-policy order; walking that order, a job is kept only while its team is still
+        above its quota after the ones kept before it. ``left`` is used up."""
+        jobs = sorted(
+            (j for j in running if j.team in left and j.pool == 0 and j.hung_since is None),
+            key=lambda j: (j.spec.num_gpus > left[j.team], self.victim_key(j, now)),
+        )
+        order = []
+        for j in jobs:
+            if left[j.team] > 0:
+                order.append(j)
+                left[j.team] -= j.spec.num_gpus
+        return order
+
     def choose(self, cluster, running, g: int, now: float) -> tuple[tuple[int, ...], list[Job]] | None:
         """Nodes for a replica of ``g`` GPUs on pool 0 and the jobs to evict (see module doc)."""
-        order = self.candidates(running, now)
-        if not order:
-            return None
-        per = cluster.gpus_per_node
-        free, up, drain, jobs_on = cluster.free, cluster.up, cluster.draining, cluster.jobs_on
-        on: dict[int, list[Job]] = {}
-        if g <= per:
-            have: dict[int, int] = {}
-            for job in order:
-                take = cluster.per_node(job.spec.num_gpus)
-                for node in job.nodes:
-                    if not up[node] or node in drain:
-                        continue
-                    h = have.get(node, free[node]) + take
-                    have[node] = h
-                    on.setdefault(node, []).append(job)
-                    if h >= g:
-                        return (node,), on[node]
-            return None
-        need = g // per
-        ready = list(cluster.buckets[per])[:need]
-        left: dict[int, int] = {}
+        return place(cluster, self.candidates(running, now), g)
+
+
+def place(cluster, order: list[Job], g: int) -> tuple[tuple[int, ...], list[Job]] | None:
+    """Nodes of pool 0 for ``g`` GPUs if the candidates in ``order`` (running jobs on pool 0,
+    in eviction order) were evicted, walking a prefix of the order, and the jobs to evict
+    (see the module doc); None if even all of them would not make room."""
+    if not order:
+        return None
+    per = cluster.gpus_per_node
+    free, up, drain, jobs_on = cluster.free, cluster.up, cluster.draining, cluster.jobs_on
+    on: dict[int, list[Job]] = {}
+    if g <= per:
+        have: dict[int, int] = {}
         for job in order:
+            take = cluster.per_node(job.spec.num_gpus)
             for node in job.nodes:
                 if not up[node] or node in drain:
                     continue
-                n = left.get(node)
-                if n is None:
-                    n = len(jobs_on[node])
-                n -= 1
-                left[node] = n
+                h = have.get(node, free[node]) + take
+                have[node] = h
                 on.setdefault(node, []).append(job)
-                if n == 0:
-                    ready.append(node)
-                    if len(ready) == need:
-                        victims: dict[Job, None] = {}
-                        for r in ready:
-                            for v in on.get(r, ()):
-                                victims[v] = None
-                        return tuple(ready), list(victims)
+                if h >= g:
+                    return (node,), on[node]
         return None
+    need = g // per
+    ready = list(cluster.buckets[per])[:need]
+    left: dict[int, int] = {}
+    for job in order:
+        for node in job.nodes:
+            if not up[node] or node in drain:
+                continue
+            n = left.get(node)
+            if n is None:
+                n = len(jobs_on[node])
+            n -= 1
+            left[node] = n
+            on.setdefault(node, []).append(job)
+            if n == 0:
+                ready.append(node)
+                if len(ready) == need:
+                    victims: dict[Job, None] = {}
+                    for r in ready:
+                        for v in on.get(r, ()):
+                            victims[v] = None
+                    return tuple(ready), list(victims)
+    return None
+
+
+def suspend(job: Job, now: float) -> float:
+    """End ``job``'s segment at ``now`` keeping all of its progress (Slurm's SUSPEND: the job
+    is stopped, not killed): its checkpoint and restart overhead so far are booked, nothing is
+    lost and its restart count is unchanged. Returns the lost wall seconds (0)."""
+    elapsed = now - job.seg_start_s
+    if job.plan is None:
+        job.progress(elapsed)
+        return 0.0
+    part = split(job.plan, elapsed, job.seg_restart)
+    overhead = part.restart + part.checkpoint
+    job.overhead_s += overhead
+    job.overhead_gpu_s += overhead * job.spec.num_gpus
+    job.progress(part.saved + part.unsaved)
+    return 0.0
+
+
+def class_plans(scenario) -> dict[str, Plan]:
+    """Without failures, the checkpoint plan of each class with a ``checkpoint`` config, so
+    that a preempted job keeps its checkpointed work (interval ``young``: the 3 h cap, no
+    MTTF); with failures, their component gives every job its plan."""
+    if scenario.failures is not None:
+        return {}
+    plans = {}
+    for c in scenario.workload.classes or ():
+        ck = c.checkpoint
+        if ck is not None:
+            interval = young_interval(ck.cost, float("inf")) if ck.interval == "young" else ck.interval
+            plans[c.name] = Plan(interval=interval, cost=ck.cost, restart=ck.restart)
+    return plans
+

@@ -5,13 +5,15 @@ maps it to its class.
 - ``fifo``: strict arrival order (``strict.Fifo``);
 - ``sjf``: shortest job first, strict (``strict.ShortestFirst``);
 - ``backfill``: EASY backfilling as published (``easy.EasyBackfill``);
-- ``conservative``: conservative backfilling as published (``conservative.ConservativeBackfill``).
+- ``conservative``: conservative backfilling as published (``conservative.ConservativeBackfill``);
+- ``fairshare``: Slurm's multifactor priority with fair share, then EASY (``fairshare.Fairshare``).
 """
 
 from __future__ import annotations
 
 from clustersim.engine.policies.conservative import ConservativeBackfill
 from clustersim.engine.policies.easy import EasyBackfill
+from clustersim.engine.policies.fairshare import Fairshare
 from clustersim.engine.policies.strict import Fifo, QueuePolicy, ShortestFirst
 
 POLICIES: dict[str, type] = {
@@ -19,6 +21,7 @@ POLICIES: dict[str, type] = {
     "sjf": ShortestFirst,
     "backfill": EasyBackfill,
     "conservative": ConservativeBackfill,
+    "fairshare": Fairshare,
 }
 
 
@@ -27,4 +30,4 @@ def build_policy(cfg) -> QueuePolicy:
     return POLICIES[cfg.kind].from_config(cfg)
 
 
-__all__ = ["POLICIES", "ConservativeBackfill", "EasyBackfill", "Fifo", "QueuePolicy", "ShortestFirst", "build_policy"]
+__all__ = ["POLICIES", "ConservativeBackfill", "EasyBackfill", "Fairshare", "Fifo", "QueuePolicy", "ShortestFirst", "build_policy"]

@@ -19,7 +19,9 @@ from clustersim.report.sections import (
     services,
     summary,
     supply,
+    teams,
     title,
+    topology,
     trace,
     utilisation,
     wait_by_size,
@@ -39,5 +41,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
     SectionSpec(supply.supply_section, supply.SUMMARY_KEYS, supply.applies),
     SectionSpec(services.services_section, services.SUMMARY_KEYS, services.applies),
     SectionSpec(power.power_section, power.SUMMARY_KEYS, power.applies),
+    SectionSpec(teams.teams_section, teams.SUMMARY_KEYS, teams.applies),
+    SectionSpec(topology.topology_section, topology.SUMMARY_KEYS, topology.applies),
     SectionSpec(glossary.glossary_section),  # keep last; new sections go before it
 )
