@@ -98,6 +98,20 @@ def load_run(run_dir: str | os.PathLike) -> Run:
     )
 
 
+def read_optional_table(run_dir: Path, name: str):
+    """``run_dir/name`` (a component's parquet table) as a DataFrame, or None when it is
+    missing or unreadable: sections that show it then leave it out."""
+    import pandas as pd
+
+    path = Path(run_dir) / name
+    if not path.is_file():
+        return None
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError):
+        return None
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temp file in the same directory and ``os.replace``, so
     readers never see half a file. Errors become ClusterSimError naming the path."""

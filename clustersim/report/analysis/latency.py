@@ -5,6 +5,7 @@ and ``requests.parquet``; nothing is recomputed from the model."""
 
 from __future__ import annotations
 
+from clustersim.report.files import read_optional_table
 from clustersim.report.model import Run
 
 DAY_S = 86400.0
@@ -98,12 +99,4 @@ def slo_targets(cfg: dict) -> dict[str, tuple[float, float]]:
 
 def load_requests(run: Run):
     """``requests.parquet`` or None."""
-    import pandas as pd
-
-    path = run.dir / "requests.parquet"
-    if not path.is_file():
-        return None
-    try:
-        return pd.read_parquet(path)
-    except (OSError, ValueError):
-        return None
+    return read_optional_table(run.dir, "requests.parquet")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from clustersim.report.files import read_optional_table
 from clustersim.report.model import Run
 
 DAY_S = 86400.0
@@ -11,15 +12,7 @@ GRID_S = 300.0  # sampling step of the hour-of-day profiles
 
 def load_services(run: Run):
     """``services.parquet`` as a DataFrame, or None when it is missing or unreadable."""
-    import pandas as pd
-
-    path = run.dir / "services.parquet"
-    if not path.is_file():
-        return None
-    try:
-        return pd.read_parquet(path)
-    except (OSError, ValueError):
-        return None
+    return read_optional_table(run.dir, "services.parquet")
 
 
 def _sample(t, v, grid):
