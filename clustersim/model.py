@@ -76,6 +76,7 @@ class Job:
         "_est",
         "team",
         "priority",
+        "pieces",
     )
 
     def __init__(self, spec: JobSpec, seq: int):
@@ -113,6 +114,9 @@ class Job:
         self._est = 0.0
         self.team = 0  # index of its team (tenancy; 0 without one)
         self.priority = 0  # its priority (tenancy; higher runs first)
+        # the current segment's speed changes (``engine.segments.respeed``), or None while its
+        # speed has not changed: [(progress wall s, work done s, speed from then on), ...]
+        self.pieces: list[tuple[float, float, float]] | None = None
 
     def run_estimate(self, speed: float = 1.0) -> float:
         """Wall time this job needs if it (re)starts now on GPUs of ``speed`` and nothing
@@ -129,13 +133,31 @@ class Job:
         return est
 
     def progress(self, wall: float) -> None:
-        """Credit ``wall`` seconds of kept progress at the current speed."""
+        """Credit ``wall`` seconds of kept progress (progress time of the current segment, at
+        its speeds) and end the segment's speed history."""
+        if self.pieces is not None:
+            self._progress_pieces(wall)
+            return
         speed = self.speed
         work = wall * speed
         self.remaining_s -= work
         if speed != 1.0:
             self.work_fast += work
             self.wall_fast += wall
+
+    def _progress_pieces(self, wall: float) -> None:
+        pieces = self.pieces
+        self.pieces = None
+        last = len(pieces) - 1
+        for i, (p, _work, speed) in enumerate(pieces):
+            if p >= wall:
+                break
+            span = (wall if i == last else min(wall, pieces[i + 1][0])) - p
+            work = span * speed
+            self.remaining_s -= work
+            if speed != 1.0:
+                self.work_fast += work
+                self.wall_fast += span
 
     @property
     def useful_s(self) -> float:

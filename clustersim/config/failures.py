@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, field_validator
 
 from clustersim.config.base import Frozen, kind_shorthand
-from clustersim.config.distributions import Distribution, Duration, Exponential
+from clustersim.config.distributions import Distribution, Duration, Exponential, Lognormal
 
 
 class CheckpointConfig(Frozen):
@@ -89,6 +89,31 @@ class DomainFailureConfig(Frozen):
     repair: Distribution = Field(description="time from the event until every node of the domain is back")
 
 
+class FailSlowConfig(Frozen):
+    """Fail-slow nodes (stragglers, calibration 7a after FALCON, arXiv 2410.12588): a node in
+    service turns slow at a rate and runs at ``factor`` of its speed for an episode; a gang runs
+    at the speed of its slowest node. Optionally a monitor detects a slow node and swaps it out:
+    its jobs restart from their last checkpoint like after a failure and the node goes to repair."""
+
+    rate_per_1000_node_days: float = Field(
+        ge=0, le=1_000_000, description="slow episodes per 1,000 node-days in service (no default: say it)"
+    )
+    factor: float = Field(
+        0.8, gt=0, le=1, description="speed of a slow node, as a fraction (calibration 7a: 10-30% slowdown)"
+    )
+    duration: Distribution = Field(
+        default_factory=lambda: Lognormal(kind="lognormal", median=1800.0, p90=3 * 3600.0),
+        description="how long an episode lasts if nothing is done (7a: median 30 min, up to ~10 h)",
+    )
+    detection: Distribution | None = Field(
+        None, description="time from the start of an episode until the node is swapped out (off unless given)"
+    )
+    repair: Distribution = Field(
+        default_factory=lambda: Lognormal(kind="lognormal", median=3600.0, p90=4 * 3600.0),
+        description="time a swapped-out node is in repair (default: the soft-reset class, median 1 h, p90 4 h)",
+    )
+
+
 class FailuresConfig(Frozen):
     """Node failures, detection, repair, spares and checkpoint-restart."""
 
@@ -125,6 +150,7 @@ class FailuresConfig(Frozen):
     )
     early_life: EarlyLifeConfig | None = Field(None, description="off unless given")
     lemons: LemonConfig | None = Field(None, description="off unless given")
+    slow: FailSlowConfig | None = Field(None, description="fail-slow nodes (stragglers); off unless given")
     domains: list[DomainFailureConfig] = Field(
         default_factory=list,
         description="correlated failures of topology domains (needs cluster.topology); none unless given",

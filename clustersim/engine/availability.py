@@ -61,7 +61,7 @@ def shadow(cluster, gpus: int, now: float, pool: int = 0) -> Shadow:
             if t < INF and end > t:
                 break
             heapq.heappop(heap)
-            if job.token != token or not job.nodes:
+            if job.token != token or not job.nodes or end != job.expected_end_s:
                 continue
             for node in job.nodes:
                 if not _schedulable(cluster, node):
@@ -84,7 +84,7 @@ def shadow(cluster, gpus: int, now: float, pool: int = 0) -> Shadow:
     gained: dict[int, int] = {}
     while heap:
         end, _seq, token, job = heapq.heappop(heap)
-        if job.token != token or not job.nodes:
+        if job.token != token or not job.nodes or end != job.expected_end_s:
             continue
         take = p.per_node(job.spec.num_gpus)
         for node in job.nodes:
@@ -111,7 +111,7 @@ def _topology_shadow(cluster, topo, rule, need: int, now: float, heap) -> Shadow
     def ends():
         while heap:
             end, _seq, token, job = heapq.heappop(heap)
-            if job.token != token or not job.nodes:
+            if job.token != token or not job.nodes or end != job.expected_end_s:
                 continue
             freed = []
             for node in job.nodes:

@@ -17,7 +17,7 @@ Life of a component:
    summary keys.
 
 Components act on the core only through its public methods (``start``, ``stop``, ``requeue``,
-``evict``, ``capacity_changed``, ``nodes_entered``, ``node_left``) and ``engine.policy.invalidate()``.
+``evict``, ``respeed``, ``capacity_changed``, ``nodes_entered``, ``node_left``) and ``engine.policy.invalidate()``.
 """
 
 from __future__ import annotations
@@ -67,6 +67,16 @@ class Component:
         """Values of ``level_columns`` now (recorded with every timeseries row)."""
         return ()
 
+    def speed_factor(self, job, nodes: Sequence[int]) -> float:
+        """This component's factor on the speed of ``job`` on ``nodes`` (1.0: no effect). The
+        core multiplies a job's pool speed by every component's factor when the job starts and
+        when ``engine.respeed(job)`` is asked for (call it when the factor of a running job
+        changes)."""
+        return 1.0
+
+    def job_respeeded(self, job, wall: float) -> None:
+        """A running job's speed changed: its segment now ends ``wall`` seconds from now."""
+
     # ---------------------------------------------------------------------- at the horizon
 
     def events(self) -> list[tuple]:
@@ -86,7 +96,10 @@ class Component:
         return {}
 
 
-HOOKS = ("job_submitted", "job_started", "job_ended", "nodes_entered", "node_left", "before_pass", "levels")
+HOOKS = (
+    "job_submitted", "job_started", "job_ended", "nodes_entered", "node_left", "before_pass", "levels",
+    "speed_factor", "job_respeeded",
+)
 
 
 def overrides(component: Component, name: str) -> bool:

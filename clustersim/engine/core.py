@@ -57,6 +57,10 @@ def components(scenario: Scenario, streams: Streams) -> list[Component]:
         from clustersim.engine.failures import Failures
 
         found.append(Failures(scenario, streams))
+        if scenario.failures.slow is not None:
+            from clustersim.engine.slowness import FailSlow
+
+            found.append(FailSlow(scenario, streams))
     if scenario.supply is not None:
         from clustersim.engine.supply import Supply
 
@@ -97,6 +101,9 @@ class Engine:
         self.placement = build_placement(scenario.scheduler.placement)
         self.placement.bind(c.gpus_per_node)
         self.queue = JobQueue(self.policy.key)
+        attach = getattr(self.policy, "attach", None)
+        if attach is not None:  # a preemptive policy acts on the engine (``evict``)
+            attach(self)
         self.submitted = 0
         self.running: dict[Job, None] = {}
         self.recorder = Recorder()
@@ -112,7 +119,9 @@ class Engine:
             part.attach(self)
         # the hooks each component overrides, in HOOKS order (job_submitted ... levels)
         (self._on_submit, self._on_start, self._on_end, self._on_enter, self._on_leave, self._before_pass,
-         self._levels) = ([getattr(p, name) for p in self.parts if overrides(p, name)] for name in HOOKS)
+         self._levels, self._speed_factors, self._on_respeed) = (
+            [getattr(p, name) for p in self.parts if overrides(p, name)] for name in HOOKS
+        )
         # without supply the capacity stages are constant (all in service): not recorded
         self._pool_levels = self.cluster.typed
         self._routing = self.router != self._route_one_pool or bool(self._class_type)
@@ -193,13 +202,13 @@ class Engine:
             self.submit(spec)
             spec = None
 
-    def call_at(self, when: float, callback, priority: int = simpy.core.NORMAL) -> None:
+    def call_at(self, when: float, callback, priority: int = simpy.core.NORMAL, value=None) -> None:
         """Run ``callback(event)`` at exactly ``when``. A timeout of ``when - now`` can land an
         ulp early (now + (when - now) != when in floating point), which would start a job before
         its submit time; so the event goes into SimPy's queue at the absolute time."""
         event = simpy.Event(self.env)
         event._ok = True
-        event._value = None
+        event._value = value
         event.callbacks.append(callback)
         heapq.heappush(self.env._queue, (when, priority, next(self.env._eid), event))
 
@@ -261,12 +270,7 @@ class Engine:
             job.start_s = now
         job.token += 1
         cluster = self.cluster
-        if cluster.typed:
-            speed = job.speed = cluster.pools[cluster.pool_of[nodes[0]]].speed
-        else:
-            speed = job.speed = self._speed0
-        if cluster.slowdown is not None:  # topology span penalty, slow nodes
-            speed = job.speed = speed * cluster.slowdown(nodes)
+        speed = job.speed = self._speed_of(job, nodes)
         wall = job.run_estimate(speed)
         job.seg_start_s = now
         job.seg_restart = job.restarts > 0
@@ -277,19 +281,59 @@ class Engine:
         for hook in self._on_start:
             hook(job, wall)
 
+    def _speed_of(self, job: Job, nodes: tuple[int, ...]) -> float:
+        """Speed of ``job`` on ``nodes``: its pool's x the topology's span penalty x every
+        component's factor (slow nodes, power caps)."""
+        cluster = self.cluster
+        speed = cluster.pools[cluster.pool_of[nodes[0]]].speed if cluster.typed else self._speed0
+        if cluster.slowdown is not None:  # topology span penalty
+            speed = speed * cluster.slowdown(nodes)
+        for factor in self._speed_factors:
+            speed = speed * factor(job, nodes)
+        return speed
+
+    def respeed(self, job: Job) -> None:
+        """Recompute a running job's speed now (a component's ``speed_factor`` changed): the
+        work done so far is kept and the job ends when its remaining work is done at the new
+        speed (``segments.respeed``). A job hung by a failure keeps its speed until restarted."""
+        if job.state != RUNNING or job.hung_since is not None or not job.nodes:
+            return
+        speed = self._speed_of(job, job.nodes)
+        if speed == job.speed:
+            return
+        now = self.env.now
+        end = max(now, job.seg_start_s + segments.respeed(job, now, speed))  # never in the past
+        if end == job.expected_end_s:
+            return  # the scheduled completion stands
+        job.expected_end_s = end
+        pool = self.cluster.pools[job.pool]
+        heapq.heappush(pool.end_heap, (end, job.seq, job.token, job))  # the old entry is stale now
+        self.call_at(end, self._finish, value=(job, job.token))
+        for hook in self._on_respeed:
+            hook(job, end - now)
+        self.policy.invalidate()
+        self.request_pass(changed=True)
+
     def _finish(self, event) -> None:
         job, token = event._value
-        if job.token != token:
-            return  # interrupted since: this completion is stale
         now = self.env.now
+        if job.token != token or now != job.expected_end_s:
+            return  # interrupted or re-timed since: this completion is stale
         speed = job.speed
-        if job.plan is not None:
-            extra = (now - job.seg_start_s) - job.remaining_s / speed  # restart + checkpoints
-            job.overhead_s += extra
-            job.overhead_gpu_s += extra * job.spec.num_gpus
-        if speed != 1.0:
-            job.work_fast += job.remaining_s
-            job.wall_fast += job.remaining_s / speed
+        if job.pieces is not None:  # its speed changed during the segment
+            progress = segments.finish_pieces(job)
+            if job.plan is not None:
+                extra = (now - job.seg_start_s) - progress  # restart + checkpoints
+                job.overhead_s += extra
+                job.overhead_gpu_s += extra * job.spec.num_gpus
+        else:
+            if job.plan is not None:
+                extra = (now - job.seg_start_s) - job.remaining_s / speed  # restart + checkpoints
+                job.overhead_s += extra
+                job.overhead_gpu_s += extra * job.spec.num_gpus
+            if speed != 1.0:
+                job.work_fast += job.remaining_s
+                job.wall_fast += job.remaining_s / speed
         job.remaining_s = 0.0
         self.cluster.release(job)
         del self.running[job]

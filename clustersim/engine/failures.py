@@ -299,13 +299,18 @@ class Failures(Component):
         rate = self.job_rate * share
         t = self._job_e.next() / rate
         if t < wall:
-            event = self.env.timeout(t, value=(job, job.token))
+            event = self.env.timeout(t, value=(job, job.token, job.expected_end_s))
             event.callbacks.append(self._job_fail)
 
+    def job_respeeded(self, job, wall: float) -> None:
+        """A running job's speed changed: its job-level hazard is drawn afresh over what is
+        left of its segment (exponential, so this is exact); the earlier draw is void."""
+        self.arm_job(job, wall)
+
     def _job_fail(self, event) -> None:
-        job, token = event._value
-        if job.token != token or job.hung_since is not None:  # stale, or already hung
-            return
+        job, token, end = event._value
+        if job.token != token or job.hung_since is not None or job.expected_end_s != end:
+            return  # stale (restarted, or re-timed by a speed change), or already hung
         now = self.env.now
         self.job_failures += 1
         detect = float(self._job_detect.next())

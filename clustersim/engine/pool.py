@@ -18,7 +18,8 @@ class Pool:
         self.speed = speed
         self.buckets: list[dict[int, None]] = [{} for _ in range(gpus_per_node + 1)]
         # Running jobs by expected end: (expected_end_s, seq, token, job). Entries whose token
-        # no longer matches the job's (it ended or restarted) are stale and skipped.
+        # no longer matches the job's (it ended or restarted), or whose end is no longer the
+        # job's expected end (a speed change re-timed it), are stale and skipped.
         self.end_heap: list[tuple[float, int, int, Job]] = []
         self.up_nodes = 0
         self.busy_gpus = 0

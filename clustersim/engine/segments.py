@@ -4,12 +4,62 @@ A segment is the time from a (re)start to the job's end or interruption. With a 
 plan (``checkpoint.Plan``) a segment pays a restart cost (after the first start), writes
 checkpoints, and an interruption loses the work since the last completed checkpoint; without
 a plan an interruption loses the whole segment. Pure functions of the job and the clock.
+
+Speed changes within a segment (a slow node, a power cap): a segment's *progress time* is its
+wall time less the restart and the checkpoint writes; checkpoints fall every ``plan.interval``
+seconds of progress time whatever the speed (a timer, as trainers checkpoint every N minutes),
+so the checkpoint schedule and what an interruption loses in wall seconds do not depend on the
+speed. Only the work a second of progress does does: ``job.pieces`` records the segment's
+speeds as [(progress s, work done s, speed from then on), ...] once its speed has changed.
+The segment then ends when the work done reaches its remaining work, exactly.
 """
 
 from __future__ import annotations
 
 from clustersim.checkpoint import split
 from clustersim.model import Job
+
+
+def progress_time(job: Job, elapsed: float) -> float:
+    """Progress seconds in the first ``elapsed`` wall seconds of ``job``'s current segment."""
+    if job.plan is None:
+        return elapsed
+    part = split(job.plan, elapsed, job.seg_restart)
+    return part.saved + part.unsaved
+
+
+def respeed(job: Job, now: float, speed: float) -> float:
+    """Run ``job``'s current segment at ``speed`` from ``now`` on; return the segment's new
+    wall length (its end is ``job.seg_start_s`` + that). The work done so far is kept."""
+    p = progress_time(job, now - job.seg_start_s)
+    pieces = job.pieces
+    if pieces is None:
+        pieces = job.pieces = [(0.0, 0.0, job.speed)]
+    p0, w0, s0 = pieces[-1]
+    work = min(job.remaining_s, w0 + (p - p0) * s0)
+    if p == p0:
+        pieces[-1] = (p0, w0, speed)  # no progress at the old speed (a restart, a checkpoint)
+    else:
+        pieces.append((p, work, speed))
+    job.speed = speed
+    total = p + (job.remaining_s - work) / speed
+    return total if job.plan is None else job.plan.segment_wall(total, job.seg_restart)
+
+
+def finish_pieces(job: Job) -> float:
+    """A segment with speed changes completed its work: credit each piece's work at its speed
+    and return the segment's progress seconds."""
+    pieces = job.pieces
+    job.pieces = None
+    remaining = job.remaining_s
+    p_last, w_last, s_last = pieces[-1]
+    total = p_last + (remaining - w_last) / s_last
+    for i, (p, work, speed) in enumerate(pieces):
+        if speed != 1.0:
+            p_next, w_next = pieces[i + 1][:2] if i + 1 < len(pieces) else (total, remaining)
+            job.work_fast += w_next - work
+            job.wall_fast += p_next - p
+    return total
 
 
 def unsaved(job: Job, now: float) -> float:
