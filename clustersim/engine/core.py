@@ -28,7 +28,7 @@ import simpy
 import simpy.core
 
 from clustersim.config import Scenario
-from clustersim.engine import segments
+from clustersim.engine import segments, speeds
 from clustersim.engine.clock import Clock
 from clustersim.engine.cluster import Cluster
 from clustersim.engine.component import HOOKS, Component, overrides
@@ -270,7 +270,7 @@ class Engine:
             job.start_s = now
         job.token += 1
         cluster = self.cluster
-        speed = job.speed = self._speed_of(job, nodes)
+        speed = job.speed = speeds.speed_of(self, job, nodes)
         wall = job.run_estimate(speed)
         job.seg_start_s = now
         job.seg_restart = job.restarts > 0
@@ -281,60 +281,16 @@ class Engine:
         for hook in self._on_start:
             hook(job, wall)
 
-    def _speed_of(self, job: Job, nodes: tuple[int, ...]) -> float:
-        """Speed of ``job`` on ``nodes``: its pool's x the topology's span penalty x every
-        component's factor (slow nodes, power caps)."""
-        cluster = self.cluster
-        speed = cluster.pools[cluster.pool_of[nodes[0]]].speed if cluster.typed else self._speed0
-        if cluster.slowdown is not None:  # topology span penalty
-            speed = speed * cluster.slowdown(nodes)
-        for factor in self._speed_factors:
-            speed = speed * factor(job, nodes)
-        return speed
-
     def respeed(self, job: Job) -> None:
-        """Recompute a running job's speed now (a component's ``speed_factor`` changed): the
-        work done so far is kept and the job ends when its remaining work is done at the new
-        speed (``segments.respeed``). A job hung by a failure keeps its speed until restarted."""
-        if job.state != RUNNING or job.hung_since is not None or not job.nodes:
-            return
-        speed = self._speed_of(job, job.nodes)
-        if speed == job.speed:
-            return
-        now = self.env.now
-        end = max(now, job.seg_start_s + segments.respeed(job, now, speed))  # never in the past
-        if end == job.expected_end_s:
-            return  # the scheduled completion stands
-        job.expected_end_s = end
-        pool = self.cluster.pools[job.pool]
-        heapq.heappush(pool.end_heap, (end, job.seq, job.token, job))  # the old entry is stale now
-        self.call_at(end, self._finish, value=(job, job.token))
-        for hook in self._on_respeed:
-            hook(job, end - now)
-        self.policy.invalidate()
-        self.request_pass(changed=True)
+        """Re-time a running job whose speed factor changed (``engine.speeds.respeed``)."""
+        speeds.respeed(self, job)
 
     def _finish(self, event) -> None:
         job, token = event._value
         now = self.env.now
         if job.token != token or now != job.expected_end_s:
             return  # interrupted or re-timed since: this completion is stale
-        speed = job.speed
-        if job.pieces is not None:  # its speed changed during the segment
-            progress = segments.finish_pieces(job)
-            if job.plan is not None:
-                extra = (now - job.seg_start_s) - progress  # restart + checkpoints
-                job.overhead_s += extra
-                job.overhead_gpu_s += extra * job.spec.num_gpus
-        else:
-            if job.plan is not None:
-                extra = (now - job.seg_start_s) - job.remaining_s / speed  # restart + checkpoints
-                job.overhead_s += extra
-                job.overhead_gpu_s += extra * job.spec.num_gpus
-            if speed != 1.0:
-                job.work_fast += job.remaining_s
-                job.wall_fast += job.remaining_s / speed
-        job.remaining_s = 0.0
+        segments.complete(job, now)
         self.cluster.release(job)
         del self.running[job]
         job.state = FINISHED

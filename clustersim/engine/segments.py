@@ -46,6 +46,24 @@ def respeed(job: Job, now: float, speed: float) -> float:
     return total if job.plan is None else job.plan.segment_wall(total, job.seg_restart)
 
 
+def complete(job: Job, now: float) -> None:
+    """``job``'s segment completed its work at ``now``: book its restart and checkpoint time
+    (what the segment took beyond its progress) and the work done at speeds other than 1."""
+    speed = job.speed
+    if job.pieces is not None:  # its speed changed during the segment
+        progress = finish_pieces(job)
+    else:
+        progress = job.remaining_s / speed
+        if speed != 1.0:
+            job.work_fast += job.remaining_s
+            job.wall_fast += progress
+    if job.plan is not None:
+        extra = (now - job.seg_start_s) - progress  # restart + checkpoints
+        job.overhead_s += extra
+        job.overhead_gpu_s += extra * job.spec.num_gpus
+    job.remaining_s = 0.0
+
+
 def finish_pieces(job: Job) -> float:
     """A segment with speed changes completed its work: credit each piece's work at its speed
     and return the segment's progress seconds."""
