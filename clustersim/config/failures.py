@@ -55,6 +55,16 @@ class RepairClass(Frozen):
     time: Distribution = Field(description="time to repair once the failure is detected")
 
 
+def repair_shares(value: list[RepairClass]) -> list[RepairClass]:
+    """Check a list of repair classes: at least one, shares summing to 1."""
+    if not value:
+        raise ValueError("give at least one repair class")
+    total = sum(r.share for r in value)
+    if abs(total - 1.0) > 1e-6:
+        raise ValueError(f"repair shares must sum to 1, got {total:g}")
+    return value
+
+
 def _default_repairs() -> list[RepairClass]:
     # calibration 7b: soft reset 50% (median 1 h, p90 4 h), part swap 40% (24 h, 3 d), vendor 10% (10 d, 21 d)
     return [
@@ -172,11 +182,6 @@ class FailuresConfig(Frozen):
     @field_validator("repair")
     @classmethod
     def _repair_sum(cls, value: list[RepairClass]) -> list[RepairClass]:
-        if not value:
-            raise ValueError("give at least one repair class")
-        total = sum(r.share for r in value)
-        if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"repair shares must sum to 1, got {total:g}")
-        return value
+        return repair_shares(value)
 
 

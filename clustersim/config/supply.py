@@ -15,7 +15,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from clustersim.config.base import Frozen, OrderTime, When, at_field
 from clustersim.config.distributions import Distribution, Duration, Fixed, Lognormal
-from clustersim.config.failures import RepairClass
+from clustersim.config.failures import RepairClass, repair_shares
 
 DAY = 86400.0
 WEEK = 7 * DAY
@@ -134,12 +134,7 @@ class AcceptanceConfig(Frozen):
     @field_validator("repair")
     @classmethod
     def _repair_sum(cls, value: list[RepairClass]) -> list[RepairClass]:
-        if not value:
-            raise ValueError("give at least one repair class")
-        total = sum(r.share for r in value)
-        if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"repair shares must sum to 1, got {total:g}")
-        return value
+        return repair_shares(value)
 
 
 class RetireConfig(Frozen):

@@ -39,6 +39,24 @@ def _schedulable(cluster, node: int) -> bool:
     return cluster.up[node] and not cluster.spare[node] and node not in cluster.draining
 
 
+def _emptied(cluster, job, left: dict[int, int]) -> list[int]:
+    """Schedulable nodes of ``job`` left with no running job once it ends; ``left`` counts the
+    jobs still on each node seen so far (the jobs ended before it already taken off)."""
+    jobs_on = cluster.jobs_on
+    out = []
+    for node in job.nodes:
+        if not _schedulable(cluster, node):
+            continue
+        n = left.get(node)
+        if n is None:
+            n = len(jobs_on[node])
+        n -= 1
+        left[node] = n
+        if n == 0:
+            out.append(node)
+    return out
+
+
 def shadow(cluster, gpus: int, now: float, pool: int = 0) -> Shadow:
     """The earliest time a job of ``gpus`` GPUs could start on ``pool`` if running jobs end as
     expected and nothing else starts, with the capacity left over at that time. ``t`` is inf
@@ -63,16 +81,7 @@ def shadow(cluster, gpus: int, now: float, pool: int = 0) -> Shadow:
             heapq.heappop(heap)
             if job.token != token or not job.nodes or end != job.expected_end_s:
                 continue
-            for node in job.nodes:
-                if not _schedulable(cluster, node):
-                    continue
-                n = left.get(node)
-                if n is None:
-                    n = len(jobs_on[node])
-                n -= 1
-                left[node] = n
-                if n == 0:
-                    ready.add(node)
+            ready.update(_emptied(cluster, job, left))
             if t == INF and len(ready) >= need:
                 t = max(end, now)
         if t == INF:
@@ -105,7 +114,6 @@ def _topology_shadow(cluster, topo, rule, need: int, now: float, heap) -> Shadow
     node that will be free at that time (which domain the head takes is not known in advance),
     only room on nodes the head will not need."""
     free_at = set(cluster.pools[0].buckets[cluster.pools[0].gpus_per_node])
-    jobs_on = cluster.jobs_on
     left: dict[int, int] = {}
 
     def ends():
@@ -113,18 +121,7 @@ def _topology_shadow(cluster, topo, rule, need: int, now: float, heap) -> Shadow
             end, _seq, token, job = heapq.heappop(heap)
             if job.token != token or not job.nodes or end != job.expected_end_s:
                 continue
-            freed = []
-            for node in job.nodes:
-                if not _schedulable(cluster, node):
-                    continue
-                n = left.get(node)
-                if n is None:
-                    n = len(jobs_on[node])
-                n -= 1
-                left[node] = n
-                if n == 0:
-                    freed.append(node)
-            yield end, freed
+            yield end, _emptied(cluster, job, left)
 
     t = topo.shadow_time(need, rule, free_at, ends(), now)
     return Shadow(0, t, True, free_at if t < INF else set(), 0)
