@@ -290,6 +290,7 @@ class Engine:
         now = self.env.now
         if job.token != token or now != job.expected_end_s:
             return  # interrupted or re-timed since: this completion is stale
+        job.token += 1  # any other completion at this time (re-timed back to it) is stale too
         segments.complete(job, now)
         self.cluster.release(job)
         del self.running[job]

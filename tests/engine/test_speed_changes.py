@@ -209,3 +209,15 @@ def test_without_fail_slow_settings_no_component_and_no_column():
     result = simulate(s, 0, specs=[JobSpec("a", 0.0, 8, 100.0)])
     assert "slow_s" not in result.jobs.columns
     assert "fail_slow" not in result.summary
+
+
+def test_a_change_and_its_undoing_during_a_checkpoint_write_leave_the_end_alone():
+    # interval 100, cost 50: writes at wall 100-150 and 250-300; 300 s of work ends at 400.
+    # Slowed at 110 and restored at 120, both inside the first write (no progress between):
+    # the end goes back to exactly 400, where the first completion event already waits; the
+    # job must finish once
+    plan = Plan(interval=100.0, cost=50.0, restart=0.0)
+    jobs = run([(110.0, 0.5), (120.0, 1.0)], [JobSpec("a", 0.0, 8, 300.0)], plan=plan)
+    assert len(jobs) == 1
+    assert jobs.iloc[0].end_s == 400.0
+    assert jobs.iloc[0].overhead_s == pytest.approx(100.0, abs=1e-9)
