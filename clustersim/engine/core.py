@@ -1,8 +1,8 @@
 """The engine core: the event loop, the cluster, the queue and the policy; no file I/O.
 
 ``simulate(scenario, seed)`` runs one replication and returns a ``RunResult`` of plain
-tables. Job completions are SimPy timeouts carrying a token; a job interrupted later
-(failure, preemption) bumps its token and the stale completion is ignored.
+tables. A job's completion is an event carrying a token (``Clock.call_in``), stale once the
+job is interrupted (its token bumped) or re-timed (``expected_end_s`` moved).
 
 One scheduling pass per instant: an event (arrival, completion, failure, repair, delivery,
 demand step) only changes state and asks for a pass (``request_pass``); the clock
@@ -32,6 +32,7 @@ from clustersim.engine import segments, speeds
 from clustersim.engine.clock import Clock
 from clustersim.engine.cluster import Cluster
 from clustersim.engine.component import HOOKS, Component, overrides
+from clustersim.engine.parts import components
 from clustersim.engine.placement import build_placement
 from clustersim.engine.policies import build_policy
 from clustersim.engine.queue import JobQueue
@@ -44,40 +45,6 @@ from clustersim.workload.sources import scenario_jobs
 
 ProgressFn = Callable[[float], None]
 Router = Callable[[int, str], "tuple[int, ...] | str"]  # (GPUs, type) -> pools or why not
-
-
-def components(scenario: Scenario, streams: Streams) -> list[Component]:
-    """The scenario's components, in attach order (failures, supply, inference, tenancy, power)."""
-    found: list[Component] = []
-    if scenario.cluster.topology is not None:  # first: the others see its domain index
-        from clustersim.engine.topology import Topology
-
-        found.append(Topology(scenario, streams))
-    if scenario.failures is not None:
-        from clustersim.engine.failures import Failures
-
-        found.append(Failures(scenario, streams))
-        if scenario.failures.slow is not None:
-            from clustersim.engine.slowness import FailSlow
-
-            found.append(FailSlow(scenario, streams))
-    if scenario.supply is not None:
-        from clustersim.engine.supply import Supply
-
-        found.append(Supply(scenario, streams))
-    if scenario.services:
-        from clustersim.engine.inference import Inference
-
-        found.append(Inference(scenario, streams))
-    if scenario.tenancy is not None:
-        from clustersim.engine.tenancy import Tenancy
-
-        found.append(Tenancy(scenario, streams))
-    if scenario.power is not None:  # last: it reads the others' levels (replica GPUs)
-        from clustersim.engine.power import Power
-
-        found.append(Power(scenario, streams))
-    return found
 
 
 class Engine:
@@ -270,14 +237,15 @@ class Engine:
             job.start_s = now
         job.token += 1
         cluster = self.cluster
-        speed = job.speed = speeds.speed_of(self, job, nodes)
+        plain = not (cluster.typed or cluster.slowdown is not None or self._speed_factors)
+        speed = job.speed = self._speed0 if plain else speeds.speed_of(self, job, nodes)
         wall = job.run_estimate(speed)
         job.seg_start_s = now
         job.seg_restart = job.restarts > 0
         job.expected_end_s = now + wall
         cluster.allocate(job, nodes)
         self.running[job] = None
-        self.env.timeout(wall, value=(job, job.token)).callbacks.append(self._finish)
+        self.env.call_in(wall, self._finish, (job, job.token))
         for hook in self._on_start:
             hook(job, wall)
 
