@@ -202,16 +202,17 @@ def _sweep_table(result, keys) -> str:
 def plan_command(
     scenario: ScenarioArg = None,
     target: Annotated[list[str] | None, typer.Option("--target", help="METRIC OP VALUE, e.g. 'wait_s.p90<=2h' (repeatable; all must hold)")] = None,
-    search: Annotated[str | None, typer.Option("--search", help="KEY=LO..HI: integers (cluster.nodes=300..800) or durations (supply.orders[0].at=0d..180d)")] = None,
+    search: Annotated[str | None, typer.Option("--search", help="KEY=LO..HI: integers (cluster.nodes=300..800), decimals with a --step (power.cap_mw=2.0..3.2) or durations (supply.orders[0].at=0d..180d)")] = None,
     seeds: SeedsOpt = "10",
-    step: Annotated[str | None, typer.Option("--step", help="grid step: an integer for counts (default 1), a duration for times (default 1d)")] = None,
+    step: Annotated[str | None, typer.Option("--step", help="grid step: an integer for counts (default 1), a number for decimals (required), a duration for times (default 1d)")] = None,
     direction: Annotated[str | None, typer.Option("--direction", help="smallest/earliest or largest/latest (default: smallest for counts, latest for durations)")] = None,
     set_: SetOpt = None,
     out: OutOpt = None,
     dask: DaskOpt = None,
     workers: WorkersOpt = None,
 ) -> None:
-    """Find the smallest count (or latest date) whose 95% CI meets every target, by bisection."""
+    """Find the smallest count (or latest date, or largest fleet under a power cap) whose 95% CI
+    meets every target, by bisection."""
     from clustersim.planning.plan import evidence_table, plan, prepare, write_plan
 
     with user_errors():

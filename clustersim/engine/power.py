@@ -1,64 +1,61 @@
-"""Power as an engine component: the fleet's draw by state, PUE, the facility cap, and the
-admission gate the queue policies consult (config: ``clustersim.config.power``).
+"""Power as an engine component: the fleet's draw by state, PUE, the facility cap, and what
+the cap does (config: ``clustersim.config.power``; the modes: ``engine.power_modes``).
 
 IT power at any time (one GPU type, no supply section):
 
     busy training GPUs x busy_w + replica GPUs x inference_w + idle GPUs x idle_w
     + nodes in service x node_w + nodes out of service x down_node_w
 
-and facility power = PUE(t) x IT power. Both are recorded, in whole watts, with every
+less, under ``capping``, the watts shed by power-capped training GPUs (``power_shed_w``);
+facility power = PUE(t) x IT power. Both are recorded, in whole watts, with every
 timeseries row (``it_power_w``, ``facility_power_w``, and ``power_cap_w`` when there is a
 cap; ``power_held_jobs``: queued jobs the gate has refused since they were queued). The
 component adds a row at every hour or window boundary where the PUE or the cap changes, so the
 columns are exact step functions and energy is their integral.
 
-Admission (``mode: admission``). Starting a job of ``g`` GPUs raises IT power by
-``d = g x (busy_w - idle_w)``. The gate keeps a *budget*: at every future time ``t``,
-
-    PUE(t) x (static + sum of d over jobs expected to run at t) <= cap(t)
-
-where ``static`` is the fleet with every node counted as in service and idle (a node coming
-back from repair can then never break the cap). A job starts only if the budget holds over
-its whole expected run ``[now, now + wall)`` with it added; running jobs end when expected
-(true run-time estimates), so the cap is never exceeded, even across a lower summer or
-peak-hour cap. The policies ask the gate through ``cluster.power`` (None without admission):
-``start_heads`` asks before it starts a head, and EASY asks before each backfill. EASY stays
-sound: ``reserve`` moves the head's shadow time to the first time at or after its GPU shadow
-when its power also fits, and books the head's power from then; every backfill is checked
-with that booking in place, so none delays the head for power, as the extra nodes rule keeps
-it from delaying the head for GPUs.
-
-``power_wait_s`` (jobs table): for each spell in the queue, the time from the first pass whose
-gate refused the job while its GPUs were free to its start, summed over spells.
+A mode (``account``, ``admission``, ``capping``) is a small class behind one protocol
+(``power_modes.Mode``): the columns it adds, its gate (``engine.power_gate``: the budget the
+policies ask through ``cluster.power``), what it does at a calendar boundary, and its job
+columns and summary keys. ``capping`` also slows jobs, through the core's ``speed_factor``
+hook, so it is a component class of its own (``CappedPower``, below; how it throttles is in
+``engine.power_modes``): the other modes add nothing to a job's start.
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right
-from itertools import accumulate
+from bisect import bisect_right
 
 import numpy as np
 
 from clustersim.engine.component import Component
+from clustersim.engine.power_modes import build_mode, throttle
 from clustersim.results.summary import clean, step_integral
 
 HOUR = 3600.0
 KWH = 3.6e6
 AT_CAP = 0.98  # "at the cap": facility power at or above 98% of the cap
+# capping: facility watts kept below the cap, so that the recorded whole watts (IT power and
+# the watts shed, each rounded) stay within it: at least PUE + 0.5
+MARGIN_W = 2.0
 
 
 class Power(Component):
-    """The power model and, in ``admission`` mode, the start gate (module docstring)."""
+    """The power model; its mode decides what the cap does (module docstring)."""
+
+    def __new__(cls, scenario, streams):
+        if cls is Power and scenario.power.mode == "capping":
+            cls = CappedPower
+        return super().__new__(cls)
 
     def __init__(self, scenario, streams):
         self.scenario = scenario
         self.cfg = cfg = scenario.power
         self.gpu = cfg.gpu_types[scenario.cluster.gpu_type]
         self.capped = cfg.cap_mw is not None or bool(cfg.windows)
-        self.admission = cfg.mode == "admission"
+        self.mode = build_mode(cfg.mode, self)
         self.level_columns = ("it_power_w", "facility_power_w") + (("power_cap_w",) if self.capped else ()) + (
-            ("power_held_jobs",) if self.admission else ())
+            self.mode.columns)
 
     def attach(self, engine) -> None:
         self.engine = engine
@@ -68,8 +65,6 @@ class Power(Component):
         self.per = cluster.gpus_per_node
         self.inference = engine.part(_inference_type()) if self.scenario.services else None
         self.node_idle = self.per * gpu.idle_w + gpu.node_w
-        self.static = cluster.node_count * max(self.node_idle, cfg.down_node_w)  # W, every node counted up
-        self.dw = gpu.busy_w - gpu.idle_w  # W per GPU started
         # the calendar: segments [bounds[i], bounds[i+1]) of constant PUE and cap
         horizon = self.scenario.horizon
         times = {0.0}
@@ -85,33 +80,35 @@ class Power(Component):
                 cap.append(c)
         self.bounds, self.seg_pue, self.seg_cap = bounds, pue, cap
         self._seg = 0
-        self.refused: dict[int, float] = {}  # job seq -> first refusal in its current queue spell
-        self.waited: dict[int, float] = {}  # job seq -> power wait so far
-        self.phantom: tuple | None = None  # (head, start, end, d): EASY's booking for the head
-        self._profile_key = None
-        if self.admission:
-            cluster.power = self
+        self.mode.attach()
         if len(bounds) > 1:
             engine.call_at(bounds[1], self._boundary)
+
+    def static_w(self) -> float:
+        """IT watts the gate books before any job: every node in service and idle (or down,
+        if that draws more), and every replica the services may run at full power."""
+        gpu = self.gpu
+        static = self.cluster.node_count * max(self.node_idle, self.cfg.down_node_w)
+        for svc in self.scenario.services or ():
+            static += svc.autoscale.max_replicas * svc.gpus_per_replica * (gpu.replica_w - gpu.idle_w)
+        return static
 
     # --------------------------------------------------------------------------- calendar
 
     def _boundary(self, _event) -> None:
         self._seg += 1
         i = self._seg
-        if self.admission:
-            self.engine.capacity_changed()  # a higher budget may let jobs start
-        else:
-            self.engine.request_pass(changed=False)  # a row at the new PUE or cap
+        self.mode.boundary()
         if i + 1 < len(self.bounds):
             self.engine.call_at(self.bounds[i + 1], self._boundary)
 
-    def _segment(self, t: float) -> int:
+    def segment(self, t: float) -> int:
         return bisect_right(self.bounds, t) - 1
 
     # --------------------------------------------------------------------------- levels
 
     def it_power(self) -> float:
+        """IT watts with every busy GPU at full power."""
         c, gpu = self.cluster, self.gpu
         replica = self.inference.gpus if self.inference is not None else 0
         idle = c.up_gpus - c.busy_gpus
@@ -119,103 +116,135 @@ class Power(Component):
                 + (c.up_gpus // self.per) * gpu.node_w + c.down_nodes * self.cfg.down_node_w)
 
     def levels(self) -> tuple:
-        i = self._segment(self.env.now)
+        i = self.segment(self.env.now)
         it = self.it_power()
         row = (round(it), round(self.seg_pue[i] * it))
         if self.capped:
             row += (self.seg_cap[i],)
-        if self.admission:
-            row += (len(self.refused),)
-        return row
+        return row + self.mode.levels()
 
-    # --------------------------------------------------------------------------- the gate
-
-    def _profile(self):
-        """Running jobs' power by expected end: (ends, prefix sums of d, total d); rebuilt
-        when the cluster's allocations change."""
-        key = self.cluster.changes
-        if key != self._profile_key:
-            jobs = sorted((j.expected_end_s, j.spec.num_gpus * self.dw) for j in self.engine.running)
-            ends = [e for e, _ in jobs]
-            cum = list(accumulate(d for _, d in jobs))
-            self._profile_cache = (ends, cum, cum[-1] if cum else 0.0)
-            self._profile_key = key
-        return self._profile_cache
-
-    def _fits(self, d: float, start: float, end: float, phantom: tuple | None) -> bool:
-        """The budget holds over [start, end) with ``d`` more watts of IT power."""
-        ends, cum, total = self._profile()
-        bounds = self.bounds
-        i = self._segment(start)
-        points = [start] + bounds[i + 1: bisect_left(bounds, end)]
-        if phantom is not None and start < phantom[1] < end:
-            points.append(phantom[1])
-        for p in points:
-            k = bisect_right(ends, p)
-            committed = total - (cum[k - 1] if k else 0.0)
-            if phantom is not None and phantom[1] <= p < phantom[2]:
-                committed += phantom[3]
-            s = self._segment(p)
-            if self.seg_pue[s] * (self.static + committed + d) > self.seg_cap[s]:
-                return False
-        return True
-
-    def admits(self, job, pool: int = 0) -> bool:
-        """May ``job`` start now on ``pool``? Records a refusal when its GPUs are free."""
-        now = self.env.now
-        ph = self.phantom
-        if ph is not None and ph[0] is job:
-            ph = None
-        wall = job.run_estimate(self.cluster.pools[pool].speed)
-        if self._fits(job.spec.num_gpus * self.dw, now, now + wall, ph):
-            return True
-        if job.seq not in self.refused and self.cluster.fits(job.spec.num_gpus, pool):
-            self.refused[job.seq] = now
-        return False
-
-    def reserve(self, head, shadow) -> None:
-        """EASY's head: move its shadow time to when its power fits too, and book it."""
-        self.phantom = None
-        t0 = shadow.t
-        if t0 == math.inf:
-            return
-        d = head.spec.num_gpus * self.dw
-        wall = head.run_estimate(self.cluster.pools[shadow.pool].speed)
-        ends, _, _ = self._profile()
-        candidates = sorted({t0, *(e for e in ends if e > t0), *(b for b in self.bounds if b > t0)})
-        for t in candidates:
-            if self._fits(d, t, t + wall, None):
-                shadow.t = t
-                self.phantom = (head, t, t + wall, d)
-                return
-        shadow.t = math.inf  # its power never fits while these jobs run: no booking
+    # --------------------------------------------------------------------------- jobs
 
     def job_started(self, job, wall: float) -> None:
-        since = self.refused.pop(job.seq, None)
-        if since is not None:
-            self.waited[job.seq] = self.waited.get(job.seq, 0.0) + self.env.now - since
-        if self.phantom is not None and self.phantom[0] is job:
-            self.phantom = None
+        self.mode.started(job, wall)
 
     # --------------------------------------------------------------------------- horizon
 
     def job_columns(self, jobs):
-        if not self.admission:
-            return jobs
-        wait = np.zeros(len(jobs))
-        now = self.env.now
-        for seq, since in self.refused.items():  # still queued at the horizon: waiting so far
-            self.waited[seq] = self.waited.get(seq, 0.0) + now - since
-        for seq, w in self.waited.items():
-            wait[seq] = w
-        jobs = jobs.copy()
-        jobs["power_wait_s"] = wait
-        return jobs
+        return self.mode.job_columns(jobs)
 
     def summary(self, jobs, timeseries, events, tables) -> dict:
         s = self.scenario
-        return {"power": summarize_power(jobs, timeseries, horizon=s.horizon, warmup=s.warmup,
-                                         price_per_kwh=self.cfg.price_per_kwh)}
+        out = summarize_power(jobs, timeseries, horizon=s.horizon, warmup=s.warmup,
+                              price_per_kwh=self.cfg.price_per_kwh)
+        out.update(self.mode.summary(jobs, timeseries))
+        return {"power": clean(out)}
+
+
+class CappedPower(Power):
+    """The power component under ``mode: capping``: it slows training jobs (``engine.power_modes``
+    says when and by how much) and keeps the books of capped time and lost throughput."""
+
+    def attach(self, engine) -> None:
+        super().attach(engine)
+        self.frac: dict = {}  # running job -> its power limit (fraction of busy_w), when below 1
+        self.since: dict[int, float] = {}  # job seq -> capped since
+        self.capped_time: dict[int, float] = {}  # job seq -> capped seconds so far
+        self.shed = 0.0  # IT watts below full draw
+        self.gpus = 0  # GPUs of the capped jobs
+        self._loss = 0.0  # sum of g x (1 - speed factor) over capped jobs
+        self._lost = 0.0  # GPU-seconds of throughput lost so far
+        self._t = 0.0
+        self._key = None
+        self._pending = False
+
+    # ------------------------------------------------------------------- speed (core hook)
+
+    def speed_of(self, job) -> float:
+        f = self.frac.get(job)
+        return 1.0 if f is None else self.cfg.capping.speed(f)
+
+    def speed_factor(self, job, nodes) -> float:
+        return self.speed_of(job)
+
+    def job_ended(self, job) -> None:
+        self.mode.latest.pop(job, None)
+        if job in self.frac:
+            self._account()
+            self._set(job, None)
+
+    # ------------------------------------------------------------------- the allocation
+
+    def levels(self) -> tuple:
+        key = (self.cluster.changes, self.segment(self.env.now))
+        if key != self._key and not self._pending:
+            self._pending = True
+            self.engine.call_at(self.env.now, self._rebalance)
+        i = self.segment(self.env.now)
+        shed = round(self.shed)
+        it = round(self.it_power()) - shed
+        return (it, round(self.seg_pue[i] * it), self.seg_cap[i], len(self.mode.gate.refused), self.gpus, shed)
+
+    def _rebalance(self, _event) -> None:
+        self._pending = False
+        now = self.env.now
+        i = self.segment(now)
+        self._key = (self.cluster.changes, i)
+        pue = self.seg_pue[i]
+        excess = self.it_power() - (self.seg_cap[i] - max(MARGIN_W, pue + 0.5)) / pue
+        running = [(j, j.spec.num_gpus, j.seq) for j in self.engine.running]
+        want = throttle(running, excess, self.gpu.busy_w, self.mode.floor, self.cfg.capping.order)
+        changed = [j for j in set(self.frac) | set(want) if self.frac.get(j) != want.get(j)]
+        if not changed:
+            return
+        self._account()
+        for job in sorted(changed, key=lambda j: j.seq):
+            self._set(job, want.get(job))
+            self.engine.respeed(job)
+        self.engine.request_pass(changed=False)  # the row at the new limits
+
+    def _set(self, job, f: float | None) -> None:
+        """Give ``job`` limit ``f`` (None: full power) and keep the books."""
+        now = self.env.now
+        busy_w = self.gpu.busy_w
+        g = job.spec.num_gpus
+        old = self.frac.pop(job, None)
+        if old is not None:
+            self.gpus -= g
+            self.shed -= g * busy_w * (1.0 - old)
+            self._loss -= g * (1.0 - self.cfg.capping.speed(old))
+            since = self.since.pop(job.seq)
+            self.capped_time[job.seq] = self.capped_time.get(job.seq, 0.0) + now - since
+        if f is not None:
+            self.frac[job] = f
+            self.gpus += g
+            self.shed += g * busy_w * (1.0 - f)
+            self._loss += g * (1.0 - self.cfg.capping.speed(f))
+            self.since[job.seq] = now
+        if not self.frac:  # no drift from sums of floats
+            self.shed = self._loss = 0.0
+
+    def _account(self) -> None:
+        now = self.env.now
+        self._lost += self._loss * (now - self._t)
+        self._t = now
+
+    # ------------------------------------------------------------------- horizon
+
+    def capped_seconds(self, n: int):
+        import numpy as np
+
+        now = self.env.now
+        out = np.zeros(n)
+        for seq, s in self.capped_time.items():
+            out[seq] = s
+        for seq, since in self.since.items():  # still capped at the horizon
+            out[seq] += now - since
+        return out
+
+    def lost_gpu_s(self) -> float:
+        self._account()
+        return self._lost
 
 
 def _inference_type():

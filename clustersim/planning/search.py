@@ -1,7 +1,8 @@
 """The grid a plan searches: ``cluster.nodes=300..800`` or ``supply.orders[0].at=0d..180d``.
 
-Ranges are integers (counts; default direction ``smallest``, step 1) or durations (default
-direction ``latest``, step 1 day). ``direction`` may be ``smallest``/``earliest`` or
+Ranges are integers (counts; default direction ``smallest``, step 1), decimals (numbers such
+as a cap in MW, ``power.cap_mw=2.0..3.2``; a ``--step`` is required, default direction
+``smallest``) or durations (default direction ``latest``, step 1 day). ``direction`` may be ``smallest``/``earliest`` or
 ``largest``/``latest``. :func:`parse_search` turns the command-line text into a
 :class:`Search`, or raises one ClusterSimError saying what is wrong.
 """
@@ -27,7 +28,7 @@ class Search:
     lo: float
     hi: float
     step: float
-    kind: str  # "count" or "duration"
+    kind: str  # "count", "number" or "duration"
     direction: str  # "smallest" or "largest"
 
     @property
@@ -40,7 +41,10 @@ class Search:
         """The i-th value in search order, from the least to the most favourable end (the
         answer is the first value, in this order, that meets every target)."""
         j = i if self.direction == "smallest" else self.size - 1 - i
-        return min(self.lo + j * self.step, self.hi)
+        value = min(self.lo + j * self.step, self.hi)
+        if self.kind == "number":  # 2.0 + 3 x 0.1 is 2.3000000000000003: keep the step's digits
+            value = round(value, _decimals(self.step, self.lo))
+        return value
 
     @property
     def grid(self) -> list[float]:
@@ -58,6 +62,8 @@ class Search:
     def show(self, value: float | None) -> str:
         if value is None:
             return "n/a"
+        if self.kind == "number":
+            return f"{value:,.{_decimals(self.step, self.lo)}f}"
         if self.kind == "count":
             return f"{int(value):,}"
         if value % 86400 == 0:
@@ -80,22 +86,28 @@ class Search:
                 "kind": self.kind, "direction": self.direction}
 
 
-def _bound(text: str, what: str, spec: str) -> tuple[float, bool]:
+def _decimals(*values: float) -> int:
+    """Decimal places enough to write every value exactly as given (at most 9)."""
+    places = 0
+    for v in values:
+        text = f"{v:.9f}".rstrip("0")
+        places = max(places, len(text.partition(".")[2]))
+    return places
+
+
+def _bound(text: str, what: str, spec: str) -> tuple[float, str]:
     text = text.strip()
     if not text:
         raise ClusterSimError(f"--search {spec!r}: empty range; write KEY=LO..HI (e.g. cluster.nodes=300..800)")
     if _INT.match(text):
-        return float(int(text)), False
+        return float(int(text)), "count"
     if _NUMBER.match(text):
-        raise ClusterSimError(
-            f"--search {spec!r}: the {what} {text!r} is neither an integer nor a duration with a "
-            "unit (45d, 12h)"
-        )
+        return float(text), "number"
     try:
-        return parse_duration(text), True
+        return parse_duration(text), "duration"
     except ValueError:
         raise ClusterSimError(
-            f"--search {spec!r}: the {what} {text!r} is neither an integer nor a duration (45d)"
+            f"--search {spec!r}: the {what} {text!r} is neither a number nor a duration (45d)"
         ) from None
 
 
@@ -108,21 +120,34 @@ def parse_search(text: str, step: str | float | None = None, direction: str | No
     lo_text, dots, hi_text = rng.partition("..")
     if not dots:
         raise ClusterSimError(f"--search {text!r}: expected a range LO..HI after '='")
-    lo, lo_dur = _bound(lo_text, "lower end", text)
-    hi, hi_dur = _bound(hi_text, "upper end", text)
-    kind = "duration" if lo_dur or hi_dur else "count"
+    lo, lo_kind = _bound(lo_text, "lower end", text)
+    hi, hi_kind = _bound(hi_text, "upper end", text)
+    kinds = {lo_kind, hi_kind}
+    if kinds == {"duration", "number"}:
+        raise ClusterSimError(f"--search {text!r}: give both ends as durations (0d..180d) or both as numbers")
+    kind = "duration" if "duration" in kinds else "number" if "number" in kinds else "count"
     if hi < lo:
         raise ClusterSimError(
             f"--search {text!r}: reversed range ({lo_text.strip()} > {hi_text.strip()}); write it "
             f"low..high ({key}={hi_text.strip()}..{lo_text.strip()}) and pick --direction"
         )
+    if kind == "count" and step is not None and _NUMBER.match(str(step)) and not _INT.match(str(step)):
+        kind = "number"  # cluster.nodes would refuse it; a cap takes it: --step 0.1 over 2..3
     if step is None or step == "":
+        if kind == "number":
+            raise ClusterSimError(f"--search {text!r}: a range of decimals needs a --step (e.g. --step 0.05)")
         step_value = 86400.0 if kind == "duration" else 1.0
     else:
         try:
-            step_value = parse_duration(step) if kind == "duration" else float(int(str(step)))
+            if kind == "duration":
+                step_value = parse_duration(step)
+            elif kind == "number":
+                step_value = float(str(step))
+            else:
+                step_value = float(int(str(step)))
         except ValueError:
-            want = "a duration such as 1d or 12h" if kind == "duration" else "a positive integer"
+            want = {"duration": "a duration such as 1d or 12h", "number": "a positive number"}.get(
+                kind, "a positive integer")
             raise ClusterSimError(f"--step {step!r}: expected {want}") from None
     if step_value <= 0:
         raise ClusterSimError(f"--step {step!r}: must be > 0")

@@ -127,13 +127,24 @@ def test_parse_search_counts_and_durations():
     assert parse_search("x=0d..2d", direction="earliest").direction == "smallest"
 
 
+def test_decimal_ranges_keep_the_step_digits():
+    s = parse_search("power.cap_mw=2.0..2.5", step="0.1")
+    assert (s.kind, s.direction, s.size) == ("number", "smallest", 6)
+    assert s.grid == [2.0, 2.1, 2.2, 2.3, 2.4, 2.5]
+    assert s.override(s.at(3)) == "power.cap_mw=2.3" and s.show(2.3) == "2.3"
+    s = parse_search("power.cap_mw=2..3", step="0.25", direction="largest")
+    assert s.order == [3.0, 2.75, 2.5, 2.25, 2.0]
+
+
 @pytest.mark.parametrize("text,kw,message", [
     ("cluster.nodes=800..300", {}, "reversed range"),
     ("cluster.nodes=..", {}, "empty range"),
     ("cluster.nodes=300..", {}, "empty range"),
     ("cluster.nodes=300", {}, "expected a range"),
     ("cluster.nodes", {}, "expected KEY=LO..HI"),
-    ("cluster.nodes=3.5..9", {}, "neither an integer nor a duration"),
+    ("cluster.nodes=3.5..9", {}, "needs a --step"),
+    ("x=1.5..9d", {}, "both ends as durations"),
+    ("power.cap_mw=2..x", {"step": "0.1"}, "neither a number nor a duration"),
     ("cluster.nodes=1..9", {"step": "0"}, "must be > 0"),
     ("cluster.nodes=1..9", {"direction": "up"}, "--direction"),
 ])

@@ -35,6 +35,14 @@ CASES = [
     ("bad hours", {"windows": [{"hours": [18, 14], "cap_mw": 0.4}]}, "power.windows.0.hours", "start < end"),
     ("admission without cap", {"cap_mw": None}, "power.cap_mw", "needs a cap"),
     ("unknown key", {"cap_MW": 3}, "power.cap_MW", "unknown key"),
+    ("capping without cap", {"mode": "capping", "cap_mw": None}, "power.cap_mw", "mode `capping` needs a cap"),
+    ("curve not ending at full power", {"mode": "capping", "capping": {"training": [[0.5, 0.5], [0.9, 0.9]]}},
+     "power.capping.training", "last point must be [1, 1]"),
+    ("falling curve", {"mode": "capping", "capping": {"training": [[0.5, 0.6], [0.7, 0.5], [1, 1]]}},
+     "power.capping.training", "must not fall"),
+    ("curve floor below idle", {"mode": "capping", "capping": {"training": [[0.1, 0.1], [1, 1]]}},
+     "power.capping.training[0]", "below the idle draw"),
+    ("unknown order", {"mode": "capping", "capping": {"order": "random"}}, "power.capping.order", "smallest_first"),
 ]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import run, scenario, spec, starts
+from power_helpers import run, scenario, spec, starts
 
 # 2 nodes x 8 GPUs, 100 W idle / 400 W busy, PUE 1: idle fleet 1,600 W; each busy GPU +300 W.
 # A cap of 5,200 W holds the idle fleet and 12 busy GPUs: one 8-GPU job, not two.

@@ -1,5 +1,6 @@
 """Helpers for the power tests: small scenarios with a power section, hand-made jobs, and an
-independent calculation of what a timeseries row draws."""
+independent calculation of what a timeseries row draws. (A module of its own name: importing
+``conftest`` clashes with other test folders' conftest modules when the whole suite runs.)"""
 
 from __future__ import annotations
 
@@ -60,6 +61,8 @@ def expected_power(sc, ts):
     inf_w = g.busy_w if g.inference_w is None else g.inference_w
     it = ((busy - replica) * g.busy_w + replica * inf_w + (up - busy) * g.idle_w
           + up / sc.cluster.gpus_per_node * g.node_w + down * p.down_node_w)
+    if "power_shed_w" in ts:  # capping: whole watts shed by power-capped GPUs
+        it = np.round(it) - ts["power_shed_w"].to_numpy(float)
     t = ts["t_s"].to_numpy(float)
     if isinstance(p.pue, float | int):
         pue = np.full(len(t), float(p.pue))

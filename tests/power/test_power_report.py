@@ -1,0 +1,30 @@
+"""The report's power section on a small capping run: the table rows, the figure, and the
+jobs the cap slowed most, written from a real run directory."""
+
+from __future__ import annotations
+
+from power_helpers import run, scenario, spec
+
+from clustersim.report.build import build_report
+from clustersim.results.rundir import begin_run, write_run
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_power_section_shows_capping(tmp_path):
+    # as test_capping_hand: b runs capped to 0.75 for 800 s while a runs
+    power = {"mode": "capping", "cap_mw": 5602 / 1e6,
+             "capping": {"training": [[0.5, 0.5], [1.0, 1.0]]}}
+    sc = scenario(power=power, horizon=5000.0)
+    result = run(sc, [spec("a", 0, 8, 1000), spec("b", 200, 8, 900)])
+    begin_run(tmp_path, sc, 0)
+    write_run(tmp_path, result)
+    report = build_report(tmp_path).read_text()
+    section = report[report.index("## Power"):]
+    assert "| Mode | capping |" in section
+    assert "| **Jobs slowed by power** (submitted after warm-up) | **1** |" in section
+    assert "| GPU-hours run power-capped | 2 |" in section  # 8 GPUs x 800 s = 1.78 h
+    assert "| #1 | hand | 8 | 0.00231 days |" in section  # b: the only job capped
+    assert "Under `capping`" in section
+    png = (tmp_path / "figures" / "power.png").read_bytes()
+    assert png.startswith(PNG_MAGIC)
