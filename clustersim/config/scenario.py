@@ -10,6 +10,7 @@ from clustersim.config.base import MAX_NODES, Frozen, at_field
 from clustersim.config.distributions import Duration
 from clustersim.config.failures import FailuresConfig
 from clustersim.config.limits import check_sizes
+from clustersim.config.maintenance import MaintenanceField
 from clustersim.config.power import PowerConfig, check_power
 from clustersim.config.scheduler import SchedulerConfig
 from clustersim.config.services import InferenceConfig, ServiceConfig
@@ -75,6 +76,9 @@ class Scenario(Frozen):
     power: PowerConfig | None = Field(None, description="power by state, PUE, facility cap and its enforcement; off when absent")
     tenancy: TenancyConfig | None = Field(
         None, description="teams with quotas, borrowing and reclaim, and job priorities; one shared queue when absent"
+    )
+    maintenance: MaintenanceField = Field(
+        None, description="planned maintenance: a calendar of windows that drain and take nodes down; none when absent"
     )
 
     @field_validator("name")

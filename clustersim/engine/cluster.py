@@ -17,7 +17,8 @@ of that pool's ``gpus_per_node``. A job never mixes pools (so never mixes GPU ty
 With a topology, ``find``/``fits`` ask pool 0's domain index (``engine.domains``) for gangs
 its locality rule binds; ``slowdown`` (if set) is a gang's speed on its nodes x its pool's.
 
-Retirement drains: a retiring node takes no new jobs and leaves service when its last job ends.
+Draining (up, out of the free index): a retiring node leaves when its last job ends; a node
+``cordoned`` for maintenance (``engine.cordon``) stays (its component takes it down).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable, Sequence
 
+from clustersim.engine import spares
+from clustersim.engine.cordon import uncordon
 from clustersim.engine.pool import Pool
 from clustersim.model import Job
 
@@ -39,7 +42,9 @@ class Cluster:
         self.up: list[bool] = []  # in service (schedulable unless a spare or retiring)
         self.spare: list[bool] = []  # held back as a hot spare (pool 0 only)
         self.retired: list[bool] = []  # left service for good
-        self.draining: dict[int, None] = {}  # retiring: no new jobs, leaves when its jobs end
+        self.draining: dict[int, None] = {}  # up, no new jobs: retiring (leaves when its jobs end) or cordoned
+        self.cordoned: dict[int, None] = {}  # maintenance drain (up or down; engine.cordon)
+        self.in_maintenance: dict[int, None] = {}  # down for maintenance: bring_up leaves them down
         self.spares_free: dict[int, None] = {}  # idle spares, in service
         self.spare_target = 0
         self.reserved_nodes = 0  # nodes of a pool kept for inference replicas (never training's)
@@ -214,7 +219,7 @@ class Cluster:
                     free[node] = f + take
                     self.busy_gpus -= take
                     pool.busy_gpus -= take
-                    if not jobs_on[node]:
+                    if not jobs_on[node] and node not in self.cordoned:
                         self._leave(node)
                     continue
                 del buckets[f][node]
@@ -252,44 +257,12 @@ class Cluster:
         return ids
 
     def hold_spares(self, count: int) -> None:
-        """Hold ``count`` idle nodes of pool 0 back as hot spares (taken from the highest ids)."""
-        self.spare_target = count
-        g = self.gpus_per_node
-        order = range(len(self.free) - 1, -1, -1)
-        if self.topology is not None and self.topology.spread_spares:  # one per rack in turn
-            order = self.topology.spread_order(order)
-        for node in order:
-            if len(self.spares_free) >= count:
-                break
-            if (
-                self.up[node]
-                and self.pool_of[node] == 0
-                and self.free[node] == g
-                and not self.spare[node]
-                and node not in self.draining
-            ):
-                del self.buckets[g][node]
-                self.spare[node] = True
-                self.spares_free[node] = None
+        """Hold ``count`` idle nodes of pool 0 back as hot spares (``engine.spares.hold``)."""
+        spares.hold(self, count)
 
     def take_spares(self, count: int, pool: int = 0, keep: tuple[int, ...] = ()) -> list[int] | None:
-        """``count`` idle spares made ordinary free nodes for a job of ``pool`` that keeps ``keep``
-        (pool 0's only; with a binding topology rule, only spares within it), or None."""
-        if pool != 0 or count > len(self.spares_free):
-            return None
-        chosen = self.topology.pick_spares(keep, count, self.spares_free) if self.topology else None
-        if chosen is False:
-            return None
-        taken = []
-        for i in range(count):
-            node = next(iter(self.spares_free)) if chosen is None else chosen[i]
-            del self.spares_free[node]
-            self.spare[node] = False
-            self.buckets[self.gpus_per_node][node] = None
-            taken.append(node)
-        self.version += 1
-        self.changes += 1
-        return taken
+        """``count`` idle spares made free nodes for a job that keeps ``keep`` (``engine.spares.take``)."""
+        return spares.take(self, count, pool, keep)
 
     def schedulable_nodes(self) -> int:
         """Nodes a job may ever use: every node but the spare pool and inference's reserve."""
@@ -309,40 +282,45 @@ class Cluster:
             self.spares_free.pop(node, None)
         elif not draining:
             del pool.buckets[self.free[node]][node]
-        self.up[node] = False
-        self.free[node] = 0
-        self.up_nodes -= 1
-        self.up_gpus -= pool.gpus_per_node
-        pool.up_nodes -= 1
+        self._switch(node, pool, False)
         self.busy_gpus -= busy_here
         pool.busy_gpus -= busy_here
         self.version += 1
         self.changes += 1
-        if draining:  # a retiring node that fails is gone: it will not be repaired
+        if draining and node in self.cordoned:  # stays cordoned while down
+            del self.draining[node]
+        elif draining:  # a retiring node that fails is gone: it will not be repaired
             self._leave(node)
         return victims
 
     def bring_up(self, node: int) -> None:
         """Return a repaired node to service: to the spare pool if it is short, else to work.
         A node retired while it was down stays out."""
-        if self.up[node] or self.retired[node] or (self.holds and node in self.holds):
-            return  # (a held node returns when its last outage ends: ``unhold``)
+        if self.up[node] or self.retired[node] or (self.holds and node in self.holds) or node in self.in_maintenance:
+            return  # (a held node returns when its last outage ends: ``unhold``; maintenance: its end)
         if self.jobs_on[node]:
             raise RuntimeError(f"node {node} returns to service with jobs still on it")
         index = self.pool_of[node]
         pool = self.pools[index]
-        self.up[node] = True
-        self.free[node] = pool.gpus_per_node
-        if index == 0 and len(self.spares_free) < self.spare_target:
+        self._switch(node, pool, True)
+        if node in self.cordoned:  # drains still: up, out of the free index
+            self.draining[node] = None
+        elif index == 0 and len(self.spares_free) < self.spare_target:
             self.spare[node] = True
             self.spares_free[node] = None
         else:
             pool.buckets[pool.gpus_per_node][node] = None
-        self.up_nodes += 1
-        self.up_gpus += pool.gpus_per_node
-        pool.up_nodes += 1
         self.version += 1
         self.changes += 1
+
+    def _switch(self, node: int, pool: Pool, up: bool) -> None:
+        """Put ``node`` (idle) in or out of service: its flags and the up counts."""
+        self.up[node] = up
+        self.free[node] = pool.gpus_per_node if up else 0
+        step = 1 if up else -1
+        self.up_nodes += step
+        self.up_gpus += step * pool.gpus_per_node
+        pool.up_nodes += step
 
     def hold(self, node: int) -> list[Job]:
         """An outage keeps ``node`` down until ``unhold``; its jobs if it was up (``take_down``)."""
@@ -359,6 +337,8 @@ class Cluster:
     def retire(self, node: int) -> bool:
         """Take ``node`` out of service for good: at once if it is down or idle (True), else
         it stops taking jobs and leaves when its last job ends (False)."""
+        if node in self.cordoned:  # retirement overrides a maintenance drain
+            uncordon(self, node)
         if self.retired[node] or node in self.draining:
             return False
         if not self.up[node] or not self.jobs_on[node]:
@@ -377,12 +357,9 @@ class Cluster:
         """A retiring node leaves service (it is down or has just become idle)."""
         pool = self.pools[self.pool_of[node]]
         if self.up[node]:  # idle draining node: out of service now
-            self.up[node] = False
-            self.free[node] = 0
-            self.up_nodes -= 1
-            self.up_gpus -= pool.gpus_per_node
-            pool.up_nodes -= 1
+            self._switch(node, pool, False)
         self.draining.pop(node, None)
+        self.cordoned.pop(node, None)
         self.retired[node] = True
         self.retired_nodes += 1
         pool.nodes.pop(node, None)

@@ -1,6 +1,7 @@
 """Consistency checks of the cluster's indexes (tests and debugging only: O(cluster)): free
 GPUs against the jobs on each node, the bucket index, the busy and up counts per pool, and with
-a topology the domain index's counts of whole free nodes per domain."""
+a topology the domain index's counts of whole free nodes per domain; cordoned nodes (maintenance)
+out of every index while up, nodes down for maintenance not up."""
 
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ def check_cluster(cluster) -> None:
             assert f + used == g, (node, f, used)
             if cluster.spare[node]:
                 assert node in cluster.spares_free and used == 0 and index == 0
-            elif node in cluster.draining:
-                assert used > 0 and all(node not in b for b in pool.buckets), node
+            elif node in cluster.draining:  # retiring (has jobs) or cordoned for maintenance
+                assert used > 0 or node in cluster.cordoned, node
+                assert all(node not in b for b in pool.buckets), node
             else:
                 assert node in pool.buckets[f]
             busy += used
@@ -33,6 +35,8 @@ def check_cluster(cluster) -> None:
             hung = all(j.hung_since is not None for j in cluster.jobs_on[node])
             assert f == 0 and hung, (node, f)
             assert node not in cluster.draining
+        assert node not in cluster.in_maintenance or not cluster.up[node], node
+        assert node not in cluster.cordoned or not cluster.up[node] or node in cluster.draining, node
     assert busy == cluster.busy_gpus, (busy, cluster.busy_gpus)
     assert sum(len(b) for p in cluster.pools for b in p.buckets) + len(cluster.spares_free) + len(cluster.draining) == cluster.up_nodes
     assert cluster.up_gpus == sum(p.up_gpus for p in cluster.pools)

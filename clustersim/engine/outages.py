@@ -11,7 +11,7 @@ until the failure is detected (stream ``failures.domain_detection``), then resta
 their locality rule allows or requeue. A node whose own failure is still in repair when its
 domain returns stays down until its own repair; a node's own failure clock stops while its
 domain is down and restarts (a fresh draw) when the node comes back. Domains are those of the
-fleet at time zero.
+fleet at time zero. ``held`` counts the outages holding each node now (down nodes by cause).
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ class DomainOutages:
                 repairs.append(Draws(kind.repair.sampler(streams(f"failures.domain.{kind.name}.{d}.repair")), 16))
             self.kinds.append((kind, level, rate, clocks, repairs))
         self.events = 0
+        self.held: dict[int, int] = {}  # node -> domain outages holding it now
         for k, (_kind, _level, rate, clocks, _r) in enumerate(self.kinds):
             if rate > 0:
                 for d in range(len(clocks)):
@@ -73,6 +74,7 @@ class DomainOutages:
         for node in nodes:
             if cluster.up[node]:
                 f.node_token[node] += 1  # its own failure clock stops while it is down
+            self.held[node] = self.held.get(node, 0) + 1
             for job in cluster.hold(node):
                 victims[job] = None
         for job in victims:
@@ -101,7 +103,11 @@ class DomainOutages:
         k, d, nodes, repair = event._value
         kind, level, rate, _c, _r = self.kinds[k]
         f, cluster = self.failures, self.cluster
+        held = self.held
         for node in nodes:
+            held[node] -= 1
+            if not held[node]:
+                del held[node]
             if cluster.unhold(node) and node not in f.in_repair and not cluster.retired[node]:
                 cluster.bring_up(node)
                 if cluster.up[node]:

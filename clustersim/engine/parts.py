@@ -36,6 +36,10 @@ def components(scenario: Scenario, streams: Streams) -> list[Component]:
         from clustersim.engine.tenancy import Tenancy
 
         found.append(Tenancy(scenario, streams))
+    if scenario.maintenance is not None:
+        from clustersim.engine.maintenance import Maintenance
+
+        found.append(Maintenance(scenario, streams))
     if scenario.power is not None:  # last: it reads the others' levels (replica GPUs)
         from clustersim.engine.power import Power
 

@@ -40,6 +40,7 @@ class Topology(Component):
     def attach(self, engine) -> None:
         self.engine = engine
         self.cluster = engine.cluster
+        self._outages = False  # not looked up yet (failures attach after the topology)
 
     # a job waits from its submission to its start, and again from a stop that is not its end
     def job_submitted(self, job: Job) -> None:
@@ -64,7 +65,14 @@ class Topology(Component):
             self.waiting[g] = self.waiting.get(g, 0) + 1
 
     def levels(self) -> tuple:
-        return (*fragmentation(self.cluster, self.index, self.waiting), len(self.cluster.holds))
+        outages = self._outages
+        if outages is False:  # the failure component's domain outages, once all are attached
+            from clustersim.engine.failures import Failures
+
+            f = self.engine.part(Failures)
+            outages = self._outages = f.outages if f is not None else None
+        down = len(outages.held) if outages is not None else 0  # held by domain events only
+        return (*fragmentation(self.cluster, self.index, self.waiting), down)
 
     def summary(self, jobs, timeseries, events, tables) -> dict:
         s = self.engine.scenario
