@@ -1,5 +1,12 @@
 """``clustersim run``: one replication of a scenario into a run directory and its report
-(``--seeds`` hands over to the replications of ``cli.plan``)."""
+(``--seeds`` hands over to the replications of ``cli.plan``).
+
+``--window [SERVICE:]START+LENGTH`` (repeatable) adds a request-level window (issue 19) to the
+services with a ``latency`` section, or only to SERVICE, besides the windows their
+``latency.request_level`` configures: ``--window 115h+10m`` serves the requests of [115 h,
+115 h 10 min) one by one and writes them to ``requests.parquet``. START and LENGTH are
+durations as in the scenario (``115h``, ``4d``, ``10m``, seconds as a plain number).
+"""
 
 from __future__ import annotations
 
@@ -22,6 +29,7 @@ def run(
     seed: Annotated[int, typer.Option(help="random seed (same seed, same output)", min=0)] = 0,
     out: Annotated[Path | None, typer.Option(help="run directory (default: reports/<scenario name>/)")] = None,
     set_: SetOption = None,
+    window: Annotated[list[str] | None, typer.Option(help="add a request-level window to the services with `latency`: [SERVICE:]START+LENGTH, e.g. 115h+10m or chat:4d+30m (repeatable)")] = None,
     report: Annotated[bool, typer.Option(help="build report.md/report.html after the run")] = True,
     seeds: Annotated[str | None, typer.Option(help="replicate: a count (20), a range (1-20) or a list (3,5,8); prints means with 95% CIs")] = None,
     precision: Annotated[str | None, typer.Option(help="with --seeds: add seeds until each --metric's CI half-width is within this share of its mean, e.g. 5%")] = None,
@@ -36,6 +44,10 @@ def run(
     if seeds is not None or precision is not None:
         from clustersim.cli.plan import run_replications
 
+        if window:
+            typer.echo("error: --window runs one replication: give it without --seeds / --precision", err=True)
+            raise typer.Exit(2)
+
         run_replications(
             scenario=scenario, seeds=seeds or "20", precision=precision, metric=metric,
             max_seeds=max_seeds, set_=set_, out=out, dask=dask, workers=workers,
@@ -43,7 +55,7 @@ def run(
         return
     with user_errors():
         path = scenario or default_scenario()
-        sc = load_scenario(path, set_ or [])
+        sc = load_scenario(path, set_ or []) if not window else with_windows(path, set_ or [], window)
         run_dir = out or Path("reports") / sc.name
         trace = None
         if sc.workload.classes is not None:
@@ -55,6 +67,51 @@ def run(
 
             trace = load_any(sc.workload.trace, sc.workload.format, strict=True)
         simulate_and_write(sc, seed, run_dir, report, trace=trace, frame=None if trace is None else trace.jobs)
+
+
+def with_windows(path: Path, overrides: list[str], windows: list[str]):
+    """The scenario at ``path`` with ``overrides``, and each ``--window`` added to the
+    ``latency.request_level.windows`` of the services it names (all with a latency section)."""
+    import re
+
+    from clustersim.config.loading import (
+        apply_override,
+        read_scenario_dict,
+        scenario_with_overrides,
+    )
+    from clustersim.errors import ScenarioError
+
+    source = str(path) + "".join(f" --set {o}" for o in overrides) + "".join(f" --window {w}" for w in windows)
+    data = read_scenario_dict(path)
+    problems = []
+    for assignment in overrides:
+        try:
+            apply_override(data, assignment)
+        except ValueError as err:
+            problems.append(f"--set {err}")
+    services = data.get("services") or []
+    for text in windows:
+        m = re.fullmatch(r"\s*(?:(?P<svc>[^:+]+):)?(?P<start>[^+]+)\+(?P<length>.+?)\s*", text)
+        if m is None:
+            problems.append(f"--window {text}: expected [SERVICE:]START+LENGTH, e.g. 115h+10m or chat:4d+30m")
+            continue
+        name = m["svc"].strip() if m["svc"] else None
+        hits = [s for s in services if isinstance(s, dict) and isinstance(s.get("latency"), dict)
+                and (name is None or s.get("name") == name)]
+        if not hits:
+            which = f"no service {name!r} with" if name else "no service has"
+            problems.append(f"--window {text}: {which} a `latency` section (the request-level model needs one)")
+            continue
+        for svc in hits:
+            level = svc["latency"].setdefault("request_level", {})
+            if not isinstance(level, dict):
+                continue  # left to validation, which names the field
+            level.setdefault("windows", [])
+            if isinstance(level["windows"], list):
+                level["windows"].append({"start": m["start"].strip(), "length": m["length"].strip()})
+    if problems:
+        raise ScenarioError(source, problems)
+    return scenario_with_overrides(data, (), source=source, base_dir=Path(path).parent)
 
 
 def simulate_and_write(sc, seed: int, run_dir: Path, report: bool, *, trace=None, frame=None) -> None:

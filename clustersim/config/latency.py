@@ -15,6 +15,8 @@ performance profile, routing, the latency SLO and the request-level windows.
   ``llama2-70b-h100-tp8``; :mod:`.profiles`) fills the fields not given.
 - ``routing``: ``jsq`` (join the replica with the fewest requests), ``shared`` (one queue that
   replicas take from whenever they have room) or ``round_robin``.
+- ``arrivals``: Poisson, or a renewal process with a given (or measured) SCV of interarrival
+  times (:mod:`.arrivals`).
 - ``slo``: percentile targets such as ``ttft: {p99: 2s}``, ``tpot: {p99: 200ms}``,
   ``e2e: {p99: 60s}``, and optionally ``attainment``: the share of requests that must be within
   every threshold at once.
@@ -35,6 +37,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
+from clustersim.config.arrivals import Arrivals
 from clustersim.config.base import Frozen, at_field, resolve_path
 from clustersim.config.distributions import Duration
 from clustersim.config.profiles import PROFILES
@@ -311,8 +314,17 @@ class LatencyConfig(Frozen):
         description="iteration times and limits of one replica, or the name of a published profile"
     )
     routing: Literal["jsq", "shared", "round_robin"] = Field("jsq", description="how requests are spread over replicas")
+    arrivals: Arrivals = Field(
+        None, description="arrival burstiness: poisson (default), the SCV of interarrival times ({scv: 2}), or "
+        "{trace: file} to measure it from a request log's timestamps (both fidelities use it)",
+    )
     slo: SloConfig | None = Field(None, description="latency objectives (needed by autoscale.target: slo)")
     request_level: RequestLevelConfig | None = Field(None, description="windows for the request-level model")
+
+    @property
+    def ca2(self) -> float:
+        """Squared coefficient of variation of interarrival times (1: Poisson)."""
+        return 1.0 if self.arrivals is None else self.arrivals.ca2
 
     def slots(self, m: Moments | None = None) -> int:
         """Sequences a replica runs at once: ``max_batch``, or fewer when the KV cache (at the

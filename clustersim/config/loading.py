@@ -128,7 +128,19 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def render_validation_error(err: ValidationError) -> list[str]:
+def _service_name(data: Any, loc: tuple) -> str | None:
+    """The name of the service an error under ``services[i]`` is about, if it has one."""
+    if len(loc) >= 2 and loc[0] == "services" and isinstance(loc[1], int) and isinstance(data, dict):
+        services = data.get("services")
+        if isinstance(services, list) and 0 <= loc[1] < len(services) and isinstance(services[loc[1]], dict):
+            name = services[loc[1]].get("name")
+            return name if isinstance(name, str) else None
+    return None
+
+
+def render_validation_error(err: ValidationError, data: Any = None) -> list[str]:
+    """One line per problem, ``path.to.field: what was wrong``; a problem in a service
+    (``data``: the mapping validated) names the service."""
     problems = []
     for item in err.errors():
         where = _loc(item["loc"])
@@ -152,6 +164,9 @@ def render_validation_error(err: ValidationError) -> list[str]:
             and not isinstance(given, dict | list)
         ):
             msg += f" (got {_short(given)})"
+        name = _service_name(data, item["loc"])
+        if name is not None and not msg.startswith("service "):
+            msg = f"service {name!r}: {msg}"
         if any(p.startswith(f"{where}: ") for p in problems):
             continue  # another branch of the same union failed too: the first says enough
         problems.append(f"{where}: {msg}")
@@ -165,7 +180,7 @@ def scenario_from_dict(data: Any, *, source: str = "<scenario>", base_dir: Path 
     try:
         return Scenario.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as err:
-        raise ScenarioError(source, render_validation_error(err)) from None
+        raise ScenarioError(source, render_validation_error(err, data)) from None
     except RecursionError:
         raise ScenarioError(source, ["(top level): nested too deeply"]) from None
     except ArithmeticError as err:  # a check's arithmetic overflowed: some number is far too large

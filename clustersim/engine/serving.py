@@ -64,9 +64,13 @@ def draw_requests(cfg, gen: np.random.Generator, n: int) -> tuple[np.ndarray, np
     return np.asarray(p, dtype=float), np.asarray(o, dtype=float)
 
 
-def arrivals(steps, start: float, end: float, gen: np.random.Generator) -> np.ndarray:
-    """Poisson arrival times in [start, end) for a rate given as steps [(t, rate), ...] (each
-    rate holds until the next step; the first step holds from ``start``)."""
+def arrivals(steps, start: float, end: float, gen: np.random.Generator, scv: float = 1.0) -> np.ndarray:
+    """Arrival times in [start, end) for a rate given as steps [(t, rate), ...] (each rate
+    holds until the next step; the first step holds from ``start``): Poisson, or with ``scv``
+    != 1 a renewal process with that squared coefficient of variation of interarrival times
+    (:func:`renewal_arrivals`)."""
+    if scv != 1.0:
+        return renewal_arrivals(steps, start, end, gen, scv)
     times = []
     for i, (t, rate) in enumerate(steps):
         a = max(t, start) if i else start
@@ -76,6 +80,39 @@ def arrivals(steps, start: float, end: float, gen: np.random.Generator) -> np.nd
         k = gen.poisson(rate * (b - a))
         times.append(np.sort(gen.uniform(a, b, k)))
     return np.concatenate(times) if times else np.zeros(0)
+
+
+def renewal_arrivals(steps, start: float, end: float, gen: np.random.Generator, scv: float) -> np.ndarray:
+    """A renewal process in operational time: gamma intervals of mean 1 and shape 1 / ``scv``
+    laid on the cumulative rate (an interval of u at rate r takes u / r seconds), so the rate
+    follows the steps and, within a step, intervals have mean 1 / rate and the given SCV. It
+    starts afresh at ``start`` (an arrival's clock, not a stationary phase: a window's warm-up
+    is not recorded)."""
+    edges, rates = [], []
+    for i, (t, rate) in enumerate(steps):
+        a = max(t, start) if i else start
+        b = min(steps[i + 1][0], end) if i + 1 < len(steps) else end
+        if b > a and rate > 0:
+            edges.append((a, b))
+            rates.append(rate)
+    if not edges:
+        return np.zeros(0)
+    span = np.array([(b - a) * r for (a, b), r in zip(edges, rates, strict=True)])
+    cum = np.concatenate([[0.0], np.cumsum(span)])
+    total = float(cum[-1])
+    shape = 1.0 / scv
+    points: list[np.ndarray] = []
+    reach = 0.0
+    while reach < total:
+        k = int(total - reach + 10.0 * math.sqrt(max(total - reach, 1.0) * scv)) + 16
+        u = reach + np.cumsum(gen.gamma(shape, scv, k))
+        points.append(u)
+        reach = float(u[-1])
+    u = np.concatenate(points)
+    u = u[u < total]
+    seg = np.minimum(np.searchsorted(cum, u, side="right") - 1, len(edges) - 1)
+    lo = np.array([a for a, _ in edges])
+    return lo[seg] + (u - cum[seg]) / np.array(rates)[seg]
 
 
 def simulate(cfg, times: np.ndarray, prompt: np.ndarray, output: np.ndarray, replica_steps) -> dict:

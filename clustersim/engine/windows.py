@@ -10,7 +10,8 @@ replicas start empty; those requests are not recorded), and arrivals go on after
 every recorded request is done (for as long as the window again, at most 10 minutes), so the
 last requests see load. With ``replicas: m`` at most m replicas are simulated, each at the
 load per replica of the run (demand x m / ready). Arrivals are Poisson at the demand of each
-step, drawn from the stream ``services.<name>.requests.<window>``.
+step (or the renewal process of ``latency.arrivals``), drawn from the stream
+``services.<name>.requests.<window>``.
 
 Per service the summary gains ``request_level``: windows, requests, and the request-level and
 analytic p99 TTFT, mean TPOT and attainment over the windows' requests.
@@ -80,7 +81,7 @@ def run_window(svc, rows: np.ndarray, start: float, end: float, gen: np.random.G
     reps = _steps(t, ready, t0)
     stop = end + tail
     serving.check_size(_integral(rate, stop), where)
-    times = serving.arrivals(rate, t0, stop, gen)
+    times = serving.arrivals(rate, t0, stop, gen, cfg.ca2)
     prompt, output = serving.draw_requests(cfg, gen, len(times))
     res = serving.simulate(cfg, times, prompt, output, [(a, int(n)) for a, n in reps if a < stop])
     lat = serving.latencies(times, output, res)

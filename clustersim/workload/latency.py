@@ -14,10 +14,12 @@ The number of requests at the replicas is a birth-death chain with births ``lam`
 the sum over replicas of phi at their level: balanced by ``jsq`` / ``shared`` routing (state N
 puts N // n or N // n + 1 on each replica, deaths ``r phi(k+1) + (n - r) phi(k)``), one replica
 per chain for ``round_robin``. Above ``n S`` every slot is busy and the chain is geometric with
-ratio lam / (n phi(S)): a request waits for a slot with probability P(N >= n S) and then for an
-exponential time of mean ``(1 + cs^2) / 2 / (n phi(S) - lam)`` (Allen-Cunneen; cs^2 is the
-squared coefficient of variation of the time a request holds its slot). With one sequence per
-replica, exponential service and a shared queue this is Erlang C exactly.
+ratio sigma = (lam / (n phi(S)))^(2 / (1 + ca^2)): a request waits for a slot with probability
+P(N >= n S) and then for an exponential time of mean ``(ca^2 + cs^2) / 2 / (n phi(S) - lam)``
+(Allen-Cunneen; cs^2 is the squared coefficient of variation of the time a request holds its
+slot, ca^2 that of the interarrival times, 1 for Poisson arrivals: ``config.arrivals``; sigma is
+GI/M/c's in heavy traffic, 1 - sigma ~ 2 (1 - rho) / (1 + ca^2)). With one sequence per replica,
+exponential service, Poisson arrivals and a shared queue this is Erlang C exactly.
 
 Latency of a request, by what it finds on arrival (PASTA):
 
@@ -28,11 +30,19 @@ Latency of a request, by what it finds on arrival (PASTA):
 - all slots busy: an exponential wait, then d(S q) + X + w.
 
 The busy and full parts are gamma distributions fitted to their means and variances; TTFT is
-their mixture convolved with the prompt's prefill time. Decode iterations at level k last
-``d(k q) / (1 - lam_r E[w])`` on average (Little's law over running sequences; the prompts
-admitted meanwhile stretch them), so the mean TPOT is the participant-weighted mean iteration
-time over the chain; a request's TPOT averages its O - 1 iterations (gamma with the level
-variance plus the iteration variance / (O - 1)). End-to-end = TTFT + (O - 1) x mean TPOT.
+their mixture convolved with the prompt's prefill time. R and X come from the moments of the
+iterations averaged over iterations (mean mu, variance from the AR(1) above), and mu from a
+balance of flows that holds whatever the batch does (``ChainModel._iteration_mean``): a replica
+busy B of the time runs B / mu iterations a second, which decode lam_r E[O - 1] sequences a
+second and leave B - lam_r E[w] of it to the decode parts, so B = (B / mu) d(lam_r E[O - 1]
+mu / B) + lam_r E[w]. The level-based d(k q) / (1 - lam_r E[w]) bounds mu from above (the
+time-averaged batch is at least the iteration-averaged one) and is the estimate where the
+chain's B is not reliable (a replica often idle: the chain's levels leave out prefill time), so
+the smaller of the two is used; where prefills fill most of a replica's time the bound is
+1.5-2x mu (sequences pile up during the long iterations). A request's O - 1 decode iterations
+are consecutive iterations: its TPOT is that mean plus what its own prefill iteration's excess
+length carries into them (rho_w^i in the i-th), gamma with the level variance plus the
+iteration variance / (O - 1). End-to-end = TTFT + (O - 1) x mean TPOT.
 """
 
 from __future__ import annotations

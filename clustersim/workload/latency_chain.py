@@ -33,7 +33,7 @@ class State:
     tpot: float  # mean TPOT of requests with two or more output tokens
     var_state: float  # variance of the mean decode iteration over the chain's levels
     v_iter: float  # long-run variance of iteration times (the prompts they prefill; AR(1))
-    tau: float  # mean decode iteration seen by a decoding sequence
+    tau: float  # mean iteration, averaged over iterations (mu: _iteration_mean)
     excess: float  # extra length of a request's prefill iteration, decaying as rho_w^i after it
     rho_w: float
 
@@ -74,10 +74,12 @@ class ChainModel:
         cov = float((w_all * o).mean()) - float(w_all.mean()) * float(o.mean())
         var_hold = max(self.Ew2 - self.Ew ** 2, 0.0) + g * g * max(var_o, 0.0) + 2 * g * cov
         self.cs2 = var_hold / (self.S / self.phi_full) ** 2
-        # When every slot is busy, admissions follow departures: a prefill that stalls the
-        # others also delays the next admission, so the stalls do not widen the queue's spread
-        # (the chain's steps below full do: there, arrivals are admitted at once).
-        self.stall = 1.0
+        # Above full the queue's spread is that of the arrivals (the SCV of their interarrival
+        # times, 1 for Poisson; config.arrivals) and of the slot holding times (cs2): when every
+        # slot is busy, admissions follow departures, so a prefill that stalls the others also
+        # delays the next admission and the stalls do not widen it (the chain's steps below full
+        # do: there, arrivals are admitted at once).
+        self.ca2 = cfg.ca2
         self.w_pts, self.w_wts = _weighted_points(w_all, points)
         self.m_pts, self.m_wts = _weighted_points(o - 1.0, points)
         take = np.linspace(0, len(p) - 1, min(pairs, len(p))).astype(int)
@@ -130,7 +132,9 @@ class ChainModel:
         r = np.where(np.asarray(j) > n, lam / (n * (1.0 - rho_w)), 0.0)
         if self.pooled:  # births: all arrivals (Poisson); each stalls its own replica
             noise = lam * (1.0 + 2.0 * r * self.Ew + r * r * self.Ew2) + mu
-        else:  # one replica's arrivals: every n-th (interarrival cv^2 = 1 / n)
+            if self.ca2 != 1.0:  # a renewal process: counts vary ca2 times a Poisson stream's
+                noise = noise + lam * (self.ca2 - 1.0) * (1.0 + r * self.Ew) ** 2
+        else:  # one replica's arrivals: every n-th (interarrival cv^2 = ca2 / n)
             noise = lam * (self._ca2 * (1.0 + r * self.Ew) ** 2 + r * r * (self.Ew2 - self.Ew ** 2)) + mu
         ratio = noise / (lam + mu)
         return step / ratio, -np.log(ratio)
@@ -172,7 +176,10 @@ class ChainModel:
             logp_top += (M - 1 - last) * float(self._log_ratio(centre, mu_at(centre), lam, n, rho_w)[0])
         inc, density = self._log_ratio(M, n * self.phi_full, lam, n, rho_w)
         log_full = logp_top + float(inc) + float(density) - float(self._log_ratio(last, mu_at(last), lam, n, rho_w)[1])
-        tail = math.log(lam / (n * self.phi_full)) * 2.0 / (1.0 + self.stall)  # the queue: see stall
+        # The queue above full is geometric with ratio sigma: lam / (n phi(S)) for Poisson
+        # arrivals (M/M/c); for a renewal process GI/M/c's sigma = A*(n phi(S) (1 - sigma)), in
+        # heavy traffic 1 - sigma ~ 2 (1 - rho) / (1 + ca2) (Kingman), read as rho^(2 / (1 + ca2)).
+        tail = math.log(lam / (n * self.phi_full)) * 2.0 / (1.0 + self.ca2)
         top = max(logp.max(), log_full)
         mass = np.exp(logp - top) * step
         full = math.exp(log_full - top) / -math.expm1(tail)
@@ -196,10 +203,49 @@ class ChainModel:
         k3 = (lam_r * self.Ew3 * tau + 3 * rho_w * lam_r * self._w2 * v) / (1.0 - rho_w ** 3)
         return v, k3
 
-    def _busy_parts(self, lam_r, rho_w, k):
-        """Mean and variance of R + d(k q) + X for arrivals finding ``k`` running (array)."""
+    def _iteration_mean(self, lam_r: float, rho_w: float, busy: float) -> float:
+        """The mean length of a replica's iterations, averaged over iterations (not over time):
+        the mu that balances two flows. A replica busy a share ``busy`` of the time runs
+        busy / mu iterations a second; they spend rho_w of each second on prefills and
+        d(k) on each iteration's decodes, and hold lam_r E[O - 1] decoding sequences a second
+        in all (each request decodes in O - 1 iterations), so k = lam_r E[O - 1] mu / busy
+        per iteration on average and
+
+            busy = (busy / mu) d(lam_r E[O - 1] mu / busy) + rho_w,
+
+        exactly for a linear d (a + b k: mu = a busy / (busy - rho_w - b lam_r E[O - 1])).
+        An iteration holds at most S sequences and lam_r E[O] pass a second, so mu <=
+        S busy / (lam_r E[O]); that bound is taken where the balance has no smaller root. Not
+        d(k) / (1 - rho_w) at the time-averaged k: when prefills fill most of the time, many
+        sequences run during the long iterations (those with many prompts) and few during the
+        many short ones, so the time-averaged batch far exceeds the iteration-averaged one
+        (Azure code tokens at 95%: ~120 against ~50 in the request-level model)."""
+        if busy <= 0:
+            return float(self._decode(0.0))
+        cap = self.S * busy / (lam_r * self.EO)
+        per = lam_r * (self.EO - 1.0) / busy  # decoding sequences per iteration, per second of mu
+        if self.prof.decode_table is None:
+            a = float(self._decode(0.0))
+            room = busy - rho_w - (float(self._decode(1.0)) - a) * per * busy
+            return min(a * busy / room, cap) if room > 0 else cap
+
+        def gap(mu: float) -> float:
+            return mu * (busy - rho_w) / busy - float(self._decode(per * mu))
+
+        if gap(cap) <= 0:
+            return cap
+        lo, hi = 0.0, cap
+        for _ in range(50):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if gap(mid) < 0 else (lo, mid)
+        return hi
+
+    def _busy_parts(self, lam_r, rho_w, k, mu: float):
+        """Mean and variance of R + d(k q) + X for arrivals finding ``k`` running (array): R
+        and X from the iterations' moments, of mean d(k q) / (1 - rho_w) at the level or the
+        flow balance's ``mu``, the smaller (see ``_state``)."""
         d = self._decode(k * self.q)
-        tau = d / (1.0 - rho_w)
+        tau = np.minimum(d / (1.0 - rho_w), mu)
         v, k3 = self._iterations(lam_r, rho_w, tau)
         e2 = tau * tau + v
         e3 = tau ** 3 + 3 * tau * v + k3
@@ -228,9 +274,9 @@ class ChainModel:
             return None
         lam = max(lam, 1e-12 * n * self.phi_full)  # no requests: what one would see
         lam_r = lam / n
-        # Routing spreads arrivals: a replica gets about every n-th (interarrival cv^2 1 / n),
-        # so the prompts that share its iterations vary less than a Poisson stream's.
-        self._ca2 = 1.0 / n
+        # Routing spreads arrivals: a replica gets about every n-th (interarrival cv^2 ca2 / n),
+        # so the prompts that share its iterations vary less than the whole stream's.
+        self._ca2 = self.ca2 / n
         self._w2 = self.Ew2 - (1.0 - self._ca2) * self.Ew ** 2
         if self.pooled:
             cells, mass, full, rho_w = self._chain(lam, n)
@@ -244,28 +290,37 @@ class ChainModel:
         busy = level >= 1
         wb = mass[busy]
         p_busy = float(wb.sum())
+        # JSQ keeps min(N, n) replicas busy: each is busy E[min(level, 1)] of the time
+        mu = self._iteration_mean(lam_r, rho_w, float((mass * np.minimum(level, 1.0)).sum()) + full)
         if p_busy > 0:
-            mb, vb = self._busy_parts(lam_r, rho_w, np.floor(level[busy]))  # JSQ: the least-loaded replica
+            mb, vb = self._busy_parts(lam_r, rho_w, np.floor(level[busy]), mu)  # JSQ: the least-loaded replica
             mean_b = float((wb * mb).sum() / p_busy)
             var_b = max(float((wb * (vb + mb * mb)).sum() / p_busy) - mean_b ** 2, 0.0)
         else:
             mean_b = var_b = 0.0
-        m_w = (self.stall + self.cs2) / 2.0 / gap  # the wait for a slot, given one (Allen-Cunneen)
+        m_w = (self.ca2 + self.cs2) / 2.0 / gap  # the wait for a slot, given one (Allen-Cunneen)
         others = max(self.S / self.EO - 1.0, 0.0)  # admitted with it when a slot frees
         mean_f = m_w + float(self._decode((self.S - 1) * self.q)) + others * self.Ew
         var_f = m_w * m_w + others * self.Ew2
-        # decode iterations seen by a decoding sequence, weighted by participation
+        # the level a decoding sequence lives through, weighted by participation: the spread of TPOT
         lv = np.concatenate([level, [self.S]])
         ms = np.concatenate([mass, [full]])
         tau = self._decode(1.0 + np.maximum(lv - 1.0, 0.0) * self.q) / (1.0 - rho_w)
         tau[-1] = float(self._decode(1.0 + (self.S - 1) * self.q)) + self.S / self.EO * self.Ew
         part = ms * lv / tau
         tot = float(part.sum())
-        if tot > 0:
-            tpot = float((ms * lv).sum()) / tot
-            var_state = max(float((part * tau * tau).sum()) / tot - tpot * tpot, 0.0)
+        if tot > 0:  # the spread of the mean iteration over the levels a sequence lives through
+            mean_level = float((ms * lv).sum()) / tot
+            var_state = max(float((part * tau * tau).sum()) / tot - mean_level * mean_level, 0.0)
         else:
-            tpot, var_state = float(tau[0]), 0.0
+            mean_level, var_state = float(tau[0]), 0.0
+        # A request's iterations are consecutive ones: their mean is the iterations' mean. The
+        # flow balance gives it exactly for the busy share it is given, but the chain's busy
+        # share is reliable only where a replica is nearly always busy (below, its levels leave
+        # out prefill time); the participant-weighted d(k q) / (1 - rho_w) over the levels
+        # bounds it from above (the time-averaged batch is at least the iteration-averaged one,
+        # as sequences and iteration lengths rise together). The smaller of the two is taken.
+        tpot = min(mu, mean_level)
         batch = float((mass * np.minimum(level, self.S)).sum() + full * self.S)
         # A request's decode iterations follow its arrival: it came during a length-biased
         # iteration and was prefilled in the next, whose extra length (excess) carries over to

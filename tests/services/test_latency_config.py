@@ -93,24 +93,26 @@ def test_a_request_log_gives_the_token_pairs():
 )
 def test_bad_latency_input_names_the_field(latency, field, words):
     text = problem(data(latency))
-    assert f"{field}: " in text, text
+    assert f"{field}: service 'chat': " in text, text  # the field, then the service by name
     assert words in text, text
+    assert text.count("\n") == 1, text  # one line: the source, then the one problem
 
 
 def test_a_token_file_without_the_needed_columns(tmp_path):
     log = tmp_path / "log.csv"
     log.write_text("TIMESTAMP,ContextTokens\n2023-11-16 18:15:46,374\n")
     text = problem(data({"requests": {"trace": str(log)}, "profile": "llama2-70b-a100-tp8"}))
-    assert "services[0].latency.requests.trace: " in text
+    assert "services[0].latency.requests.trace: service 'chat': " in text
     assert "needs a prompt column (ContextTokens or prompt_tokens) and an output column " \
            "(GeneratedTokens or output_tokens); found: TIMESTAMP, ContextTokens" in text
     bad = tmp_path / "bad.csv"
     bad.write_text("ContextTokens,GeneratedTokens\n374,44\n12,many\n")
     text = problem(data({"requests": {"trace": str(bad)}, "profile": "llama2-70b-a100-tp8"}))
+    assert "services[0].latency.requests.trace: service 'chat': " in text
     assert f"{bad}:3: expected a token count in GeneratedTokens, got 'many'" in text
     text = problem(data({"requests": {"prompt": {"kind": "empirical", "file": str(log), "column": "Prompt"},
                                       "output": 10}, "profile": "llama2-70b-a100-tp8"}))
-    assert "services[0].latency.requests.prompt" in text and "no column 'Prompt'" in text
+    assert "services[0].latency.requests.prompt: service 'chat': " in text and "no column 'Prompt'" in text
 
 
 def test_target_slo_needs_an_slo_and_rps_needs_a_profile():
@@ -118,7 +120,7 @@ def test_target_slo_needs_an_slo_and_rps_needs_a_profile():
     assert "services[0].autoscale.target: service 'chat': target slo needs latency.slo" in text
     d = data(SIMPLE)
     del d["services"][0]["latency"]
-    assert "services[0].rps_per_replica: give rps_per_replica (or a `latency` section" in problem(d)
+    assert "services[0].rps_per_replica: service 'chat': give rps_per_replica (or a `latency` section" in problem(d)
 
 
 def test_latencies_read_units_and_percentiles():
