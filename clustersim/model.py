@@ -31,6 +31,7 @@ class JobSpec(NamedTuple):
     user: str = ""
     recorded_start_s: float = float("nan")
     gpu_type: str = "any"  # GPU type requested, or "any" (a synthetic job takes its class's)
+    time_limit_s: float = float("nan")  # run-time limit the user requested (trace), NaN: none given
 
 
 class Job:

@@ -12,7 +12,7 @@ from clustersim.config.failures import FailuresConfig
 from clustersim.config.limits import check_sizes
 from clustersim.config.maintenance import MaintenanceField
 from clustersim.config.power import PowerConfig, check_power
-from clustersim.config.scheduler import SchedulerConfig
+from clustersim.config.scheduler import SchedulerConfig, check_scheduler
 from clustersim.config.services import InferenceConfig, ServiceConfig
 from clustersim.config.supply import SupplyConfig
 from clustersim.config.tenancy import TenancyConfig, check_tenancy
@@ -112,6 +112,7 @@ class Scenario(Frozen):
         check_power(self)
         check_topology(self)
         check_tenancy(self)
+        check_scheduler(self)
         check_sizes(self)
         return self
 

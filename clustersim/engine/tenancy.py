@@ -7,8 +7,8 @@ every scheduling pass is then, in order:
 
 1. **Guaranteed jobs.** Each team's first queued jobs (queue order) whose GPUs fit in what is
    left of its quota go through the policy's pass alone. Those still waiting that do not fit on
-   the cluster *reclaim*, in queue order: borrowers' jobs are preempted to make room. A team's
-   turn ends at its first job that fits (the policy keeps it waiting) or cannot reclaim.
+   the cluster *reclaim*, in queue order: borrowers' jobs are preempted to make room (a team's
+   turn ends at its first job that fits or cannot reclaim); repeated while reclaims start jobs.
 2. **The policy's pass** over every job, with two limits: a team never holds more than
    ``quota + borrowing_limit``, and a job that takes its team past its quota (it *borrows*)
    starts only if the GPUs left free still cover the reclaims under way. Jobs the limits refuse
@@ -20,13 +20,12 @@ every scheduling pass is then, in order:
 
 Reclaim: the candidates are the running jobs of other teams above their quota, ordered and
 filtered by ``Victims.borrowers``; nodes and victims follow ``engine.preemption.place``, the
-rule inference replicas use. With a grace period the victims are told and run on until the
-deadline (a victim already told keeps its deadline; the reclaiming job keeps its share of the
-quota meanwhile); then those still running are preempted, and whatever is still missing is
-reclaimed at once. A preempted job is requeued and loses the work since its last checkpoint
-(``preemption: requeue``) or keeps all its progress (``suspend``). Gang placement can defeat a
-quota: reclaim never preempts jobs within their team's quota, so scattered free GPUs may not
-make a whole node; with whole-node jobs, or one GPU per node, the quota is a guarantee.
+rule inference replicas use. With a grace, victims run on until the deadline (one told keeps
+its deadline; the job keeps its quota share but blocks none of its team's later jobs); then
+those still running are preempted, the rest at once. A victim is requeued and loses the work
+since its last checkpoint (``preemption: requeue``) or keeps it all (``suspend``). Gang
+placement can defeat a quota: reclaim never preempts jobs within their team's quota, so free
+GPUs may be scattered; with whole-node jobs, or one GPU per node, the quota is a guarantee.
 """
 
 from __future__ import annotations
@@ -193,20 +192,25 @@ class Tenancy(Component):
             engine = self.engine
             room = [q - u for q, u in zip(self.quota, self.used, strict=True)]
             turn = {t for t, r in enumerate(room) if r > 0 and self.waiting[t] > 0}
-            again = False
-            if turn:
-                rest = self._split(queue, room, turn)  # the policy's pass over guaranteed jobs first
+            again, first = False, bool(turn)  # first: a guaranteed pass ran (the policy's plans are void)
+            while turn:
+                rest = self._split(queue, room, turn, now)  # the policy's pass over guaranteed jobs first
                 inner.invalidate()
                 inner.schedule(queue, cluster, placement, now, engine.start, None)
                 for job in rest:
                     queue.push(job)
-                again = bool(rest) | self._reclaims(queue, cluster, placement, now)
-            if again or not turn:
+                again |= bool(rest)
+                if not self._reclaims(queue, cluster, placement, now):
+                    break
+                again = True  # victims requeued ahead, or a job now in its grace: later ones go again
+                room = [q - u for q, u in zip(self.quota, self.used, strict=True)]
+                turn = {t for t, r in enumerate(room) if r > 0 and self.waiting[t] > 0}
+            if again or not first:
                 held = self._hold(queue, cluster)
                 self._refused = refused = []
-                if turn:
+                if first:
                     inner.invalidate()
-                full = turn or held or self._full
+                full = first or held or self._full
                 inner.schedule(queue, cluster, placement, now, self._start, None if full else new)
                 for job in held + refused:
                     queue.push(job)
@@ -230,15 +234,17 @@ class Tenancy(Component):
         else:
             self._refused.append(job)
 
-    def _split(self, queue, room: list[int], turn: set[int]) -> list:
+    def _split(self, queue, room: list[int], turn: set[int], now: float) -> list:
         """Leave in the queue only the guaranteed jobs: each team's first jobs, in queue order,
-        whose GPUs fit in what is left of its quota. Returns the others (taken out)."""
-        left = list(room)
-        out = []
+        whose GPUs fit in what is left of its quota. Returns the others (taken out), and the jobs
+        in a reclaim's grace period (their share booked: they must not block later ones)."""
+        left, out, pending = list(room), [], self.pending
         for i, job in enumerate(queue.jobs):
             t = job.team
             if t in turn and job.spec.num_gpus <= left[t]:
                 left[t] -= job.spec.num_gpus
+                if pending and job in pending and pending[job][0] > now:
+                    out.append(i)
             else:
                 left[t] = -1  # in queue order: the first that does not fit ends the team's share
                 out.append(i)
@@ -270,10 +276,10 @@ class Tenancy(Component):
         """After the policy's pass over guaranteed jobs: each team's guaranteed jobs still
         waiting, in queue order, that do not fit reclaim borrowed GPUs. A team's turn ends at
         its first job that fits (the policy keeps it waiting) or cannot reclaim. True if any
-        job started."""
+        job started or began a grace period."""
         room = [q - u for q, u in zip(self.quota, self.used, strict=True)]
         turn = {t for t, r in enumerate(room) if r > 0 and self.waiting[t] > 0}
-        started = []
+        started, booked = [], False
         for job in list(queue.jobs):
             if not turn:
                 break
@@ -299,9 +305,9 @@ class Tenancy(Component):
             if nodes:
                 started.append(job)
                 self.engine.start(job, nodes)
-        for job in started:
-            queue.pop(queue.index(job))
-        return bool(started)
+            booked |= not nodes  # in its grace period: the jobs behind it go again
+        queue.remove_indices([queue.index(job) for job in started])
+        return bool(started) or booked
 
     def _reclaim(self, job, cluster, now, due: bool):
         """Make room for ``job`` by preempting borrowers: nodes (now), () (after the grace

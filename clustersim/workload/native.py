@@ -37,6 +37,7 @@ def trace_jobs(frame, chunk: int = 65536) -> Iterator[JobSpec]:
     users = frame["user"].astype(str) if "user" in frame else None
     starts = frame["recorded_start_s"].to_numpy(float) if "recorded_start_s" in frame else None
     types = frame["gpu_type"].astype(str) if "gpu_type" in frame else None
+    limits = frame["time_limit_s"].to_numpy(float) if "time_limit_s" in frame else None  # SWF: requested time
     for lo in range(0, n, chunk):
         hi = min(lo + chunk, n)
         m = hi - lo
@@ -49,6 +50,7 @@ def trace_jobs(frame, chunk: int = 65536) -> Iterator[JobSpec]:
             users.iloc[lo:hi].tolist() if users is not None else [""] * m,
             starts[lo:hi].tolist() if starts is not None else [float("nan")] * m,
             [t.strip() or "any" for t in types.iloc[lo:hi].tolist()] if types is not None else ["any"] * m,
+            limits[lo:hi].tolist() if limits is not None else [float("nan")] * m,
             strict=True,
         )
         for row in rows:

@@ -6,7 +6,12 @@ maps it to its class.
 - ``sjf``: shortest job first, strict (``strict.ShortestFirst``);
 - ``backfill``: EASY backfilling as published (``easy.EasyBackfill``);
 - ``conservative``: conservative backfilling as published (``conservative.ConservativeBackfill``);
-- ``fairshare``: Slurm's multifactor priority with fair share, then EASY (``fairshare.Fairshare``).
+- ``fairshare``: Slurm's multifactor priority with fair share, then EASY (``fairshare.Fairshare``);
+- ``srtf``: preemptive shortest remaining time first (``srtf.ShortestRemaining``);
+- ``las``: Tiresias' discretised 2D least attained service, preemptive (``las.LeastAttained``).
+
+A policy with an ``attach(engine)`` method is given the engine once, at construction: the
+preemptive ones (``preemptive.Preemptive``) evict running jobs through it.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from __future__ import annotations
 from clustersim.engine.policies.conservative import ConservativeBackfill
 from clustersim.engine.policies.easy import EasyBackfill
 from clustersim.engine.policies.fairshare import Fairshare
+from clustersim.engine.policies.las import LeastAttained
+from clustersim.engine.policies.srtf import ShortestRemaining
 from clustersim.engine.policies.strict import Fifo, QueuePolicy, ShortestFirst
 
 POLICIES: dict[str, type] = {
@@ -22,6 +29,8 @@ POLICIES: dict[str, type] = {
     "backfill": EasyBackfill,
     "conservative": ConservativeBackfill,
     "fairshare": Fairshare,
+    "srtf": ShortestRemaining,
+    "las": LeastAttained,
 }
 
 
@@ -30,4 +39,7 @@ def build_policy(cfg) -> QueuePolicy:
     return POLICIES[cfg.kind].from_config(cfg)
 
 
-__all__ = ["POLICIES", "ConservativeBackfill", "EasyBackfill", "Fairshare", "Fifo", "QueuePolicy", "ShortestFirst", "build_policy"]
+__all__ = [
+    "POLICIES", "ConservativeBackfill", "EasyBackfill", "Fairshare", "Fifo", "LeastAttained", "QueuePolicy",
+    "ShortestFirst", "ShortestRemaining", "build_policy",
+]

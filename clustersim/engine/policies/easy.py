@@ -14,7 +14,10 @@ with backfilling" (IEEE TPDS 12(6), 2001). The rules, once per scheduling pass:
    pass, so a backfilled job never delays the head.
 
 Run-time estimates are the jobs' true run times (an optimistic bound on real EASY, whose users
-over-estimate). ``depth`` bounds how many jobs behind the head one pass considers.
+over-estimate), or with ``estimate`` the users' requested times (``estimates``: the shadow
+from the running jobs' estimated ends, the backfill test with the job's estimate, re-planned at
+every completion since jobs end before their estimates; ``kill_at_limit`` ends a run at its
+limit). ``depth`` bounds how many jobs behind the head one pass considers.
 
 Where the papers are silent (they schedule whole, identical nodes):
 
@@ -34,6 +37,8 @@ Where the papers are silent (they schedule whole, identical nodes):
 from __future__ import annotations
 
 from clustersim.engine.availability import Shadow, best_shadow
+from clustersim.engine.policies import estimates
+from clustersim.engine.policies.preemptive import refuse_unsupported
 from clustersim.engine.policies.strict import start_heads
 from clustersim.model import Job
 
@@ -43,15 +48,29 @@ INF = float("inf")
 class EasyBackfill:
     """EASY backfilling (see the module docstring for the rules and their GPU extensions)."""
 
-    def __init__(self, depth: int = 100):
+    def __init__(self, depth: int = 100, est: estimates.Estimates | None = None, kill: bool = False):
         self.depth = depth
+        self.est = est  # None: exact (the true run times)
+        self.kill = kill
+        self._run_est = Job.run_estimate if est is None else est.estimate
         self._shadow: Shadow | None = None
         self._for: tuple | None = None  # (head, cluster.version) the shadow is valid for
         self._fresh_from = 1  # queue index from which jobs were not examined since the last pass
 
     @classmethod
     def from_config(cls, cfg) -> EasyBackfill:
-        return cls(depth=cfg.depth)
+        mode = cfg.estimate
+        if mode == "exact":
+            return cls(depth=cfg.depth)
+        est = estimates.Estimates(None if mode == "column" else mode.factor)
+        return cls(depth=cfg.depth, est=est, kill=cfg.kill_at_limit)
+
+    def attach(self, engine) -> None:
+        """With ``kill_at_limit``: end each run at its limit (a component on the engine)."""
+        if self.est is not None:
+            refuse_unsupported(engine.scenario)
+        if self.kill:
+            engine.parts.append(estimates.Limits(self.est))
 
     def key(self, job: Job) -> tuple:
         return (job.prio, job.seq)
@@ -66,10 +85,15 @@ class EasyBackfill:
             self._fresh_from = 1  # nothing examined: the next pass looks at the whole window
             return
         head = jobs[0]
+        if self.est is not None and new is None:
+            self._for = None  # a job may have ended before its estimate: re-plan
         # Jobs end when expected, so completions leave the shadow (and the extra left) as it
         # is; it is replanned when the head changes, nodes change, or ``invalidate``.
         if self._for != (head, cluster.version):
-            self._shadow = best_shadow(cluster, head, now)
+            if self.est is None:
+                self._shadow = best_shadow(cluster, head, now)
+            else:
+                self._shadow = estimates.shadow(cluster, head.spec.num_gpus, now, self.est)
             if cluster.power is not None:  # the head's power too: a later T, booked
                 cluster.power.reserve(head, self._shadow)
             changed = True
@@ -94,6 +118,7 @@ class EasyBackfill:
         fail_long: dict[tuple, int] = {}  # ... smallest long job with no room it may use
         started: list[int] = []
         gate = cluster.power
+        run_est = self._run_est
         for i in candidates:
             if cluster.free_gpus == 0:
                 break
@@ -110,7 +135,7 @@ class EasyBackfill:
                 order = placement.order(g, p.gpus_per_node)
                 if pool != res_pool:
                     nodes = cluster.find(g, order, pool=pool)
-                elif now + job.run_estimate(p.speed) <= t_shadow:
+                elif now + run_est(job, p.speed) <= t_shadow:
                     nodes = cluster.find(g, order, pool=pool)  # ends by T: anywhere
                 elif g < fail_long.get(pools, INF):
                     nodes = self._long(sh, g, order, p.gpus_per_node, cluster)

@@ -72,8 +72,11 @@ def build_trace(
     recorded_start_s: np.ndarray | None,
     strict: bool,
     notes: Sequence[str] = (),
+    time_limit_s: np.ndarray | None = None,
 ) -> AdaptedTrace:
     """Shift, sort and type the accepted rows; raise on the first rejection when ``strict``.
+    ``time_limit_s`` (the run time users requested, NaN where unknown), where the format has
+    one, becomes an extra column after :data:`NATIVE_COLUMNS`.
 
     A recorded start before the submit (clock skew, a sentinel such as ``-1``) is a rejected
     row, ``start before submit``: a job cannot run before it exists, and neither its recorded
@@ -114,6 +117,8 @@ def build_trace(
         },
         columns=list(NATIVE_COLUMNS),
     )
+    if time_limit_s is not None:
+        jobs["time_limit_s"] = pd.Series(np.asarray(time_limit_s, dtype=np.float64)[keep][order], dtype="float64")
     rejected = rows.frame()
     summary = f"{len(jobs)} jobs read, {len(rejected)} rows rejected"
     if len(jobs) and shift != 0.0:

@@ -20,6 +20,8 @@ num_gpus            field 5, allocated processors (field 8, requested processors
                     ``procs_per_gpu`` to map N processors to ceil(N / procs_per_gpu) GPUs
 job_class           field 15, queue number as text (``"trace"`` when -1)
 user                field 12, user id as text (``""`` when -1)
+time_limit_s        field 9, requested time (NaN when -1, not positive or not a number): the
+                    run-time limit EASY plans with under ``estimate: column``
 ==================  ===================================================================
 
 Rejected rows: ``wrong number of fields`` (not 18), ``unsorted submit time`` (earlier than a
@@ -62,7 +64,7 @@ FIELDS = (
     "preceding_job",
     "think_time",
 )
-USED = ("job", "submit", "wait", "run", "alloc_procs", "req_procs", "user", "queue")
+USED = ("job", "submit", "wait", "run", "alloc_procs", "req_procs", "req_time", "user", "queue")
 
 
 def read(
@@ -89,6 +91,9 @@ def read(
     alloc = rejections.check_numeric(rows, "num_gpus", parsing.parse_numbers(cols["alloc_procs"]))
     req, _, req_bad = parsing.parse_numbers(cols["req_procs"])
     rows.reject(req_bad, "non-numeric requested processors")
+    limit = parsing.parse_numbers(cols["req_time"])[0]  # an unusable limit is unknown, not a bad row
+    with np.errstate(invalid="ignore"):
+        limit = np.where(limit > 0, limit, np.nan)  # -1: unknown
 
     rejections.check_time(rows, submit, "submit", dates=False)
     plausible = np.isfinite(submit) & (np.abs(submit) <= rejections.MAX_TIME_S)  # one absurd time
@@ -131,6 +136,7 @@ def read(
         recorded_start_s=start,
         strict=strict,
         notes=notes,
+        time_limit_s=limit,
     )
 
 

@@ -1,0 +1,135 @@
+"""Tiresias' discretised two-dimensional least-attained-service policy (2D-LAS).
+
+Gu et al., "Tiresias: A GPU Cluster Manager for Distributed Deep Learning", NSDI '19: the
+scheduler of its design, the two-dimensional attained-service scheduler (2DAS) discretised
+into multi-level queues for when job durations are unknown, with its starvation rule
+(PROMOTEKNOB). The rules as implemented:
+
+- A job's *attained service* is its GPUs x the time it has run (two dimensions: a wide job
+  ages faster). Here: GPUs x wall seconds held, summed over its run segments, counting lost
+  work, checkpoint writes and restarts (GPU time the job used, whatever it kept).
+- ``K`` priority queues Q1 (highest) .. QK, split by ``K - 1`` thresholds of attained service.
+  A job enters Q1 and moves down one queue when its attained service passes the next
+  threshold: the policy schedules that instant when the job starts (a timer, never polled) and
+  re-ranks the jobs then, so a job just demoted may be preempted at once.
+- Within a queue jobs are served first come, first served (submission order); a higher queue
+  always goes first, and the policy is preemptive (``preemptive``: a queued job preempts
+  running jobs of lower queues, or of its own queue submitted after it).
+- Starvation: a job that has waited, since it was last stopped, for ``promote_knob`` times the
+  length of its last run (the paper's STARVELIMIT = PROMOTEKNOB x last execution time) goes
+  back to Q1, and its attained service counts from zero again (else it would fall back at
+  once). A job that never ran is in Q1 already.
+
+Tiresias preempts by checkpointing the job (it keeps its progress): ``preemption: suspend``.
+The default, ``requeue``, is this simulator's common rule (the work since the last checkpoint
+is lost); with it, thresholds that cut runs shorter than the checkpoint interval can keep jobs
+from ever finishing (each run is preempted before it saves anything).
+
+Defaults: two queues split at 3,600 (GPU-seconds here) and PROMOTEKNOB = 8, the settings the
+Voda scheduler's Tiresias gives as "described in the original Tiresias paper"
+(heyfey/vodascheduler ``pkg/algorithm``; it counts the threshold in seconds). Tenancy priority
+classes (``job.prio``) rank before the queues.
+"""
+
+from __future__ import annotations
+
+from clustersim.engine.component import Component
+from clustersim.engine.policies.preemptive import Preemptive
+from clustersim.model import FINISHED, QUEUED, Job
+
+
+class _Hooks(Component):
+    """The policy's view of job starts and stops (every one, whoever starts or stops it)."""
+
+    def __init__(self, policy: LeastAttained):
+        self.policy = policy
+
+    def job_started(self, job, wall: float) -> None:
+        self.policy.started(job)
+
+    def job_ended(self, job) -> None:
+        self.policy.stopped(job)
+
+
+class LeastAttained(Preemptive):
+    """Discretised 2D least attained service, preemptive (see the module docstring)."""
+
+    def __init__(self, thresholds: list[float], promote_knob: float | None):
+        self.thresholds = list(thresholds)  # GPU-seconds, increasing: K - 1 of them
+        self.knob = promote_knob
+        self.level: dict[Job, int] = {}  # queue index (0 = Q1); absent: 0
+        self.attained: dict[Job, float] = {}  # GPU-s since the last promotion, closed segments
+        self.since: dict[Job, float] = {}  # start of the running segment
+        self.promotions = 0
+
+    @classmethod
+    def from_config(cls, cfg) -> LeastAttained:
+        policy = cls(cfg.thresholds, cfg.promote_knob)
+        policy.suspend = cfg.preemption == "suspend"
+        return policy
+
+    def attach(self, engine) -> None:
+        super().attach(engine)
+        engine.parts.append(_Hooks(self))  # attached and hooked with the components
+
+    def key(self, job: Job) -> tuple:
+        return (job.prio, self.level.get(job, 0), job.seq)
+
+    def served(self, job: Job, now: float) -> float:
+        """Attained service (GPU-seconds) since the job's last promotion, up to ``now``."""
+        a = self.attained.get(job, 0.0)
+        t0 = self.since.get(job)
+        if t0 is not None:
+            a += job.spec.num_gpus * (now - t0)
+        return a
+
+    # ------------------------------------------------------------------------------ timers
+
+    def started(self, job: Job) -> None:
+        now = self.engine.env.now
+        self.since[job] = now
+        self._arm(job, now)
+
+    def _arm(self, job: Job, now: float) -> None:
+        """Schedule the instant the running job passes its queue's threshold."""
+        lvl = self.level.get(job, 0)
+        if lvl >= len(self.thresholds):
+            return
+        left = self.thresholds[lvl] - self.served(job, now)
+        when = now + max(0.0, left) / job.spec.num_gpus
+        self.engine.call_at(when, lambda _e, j=job, tok=job.token: self._demote(j, tok))
+
+    def _demote(self, job: Job, token: int) -> None:
+        if job.token != token or job not in self.engine.running:
+            return  # stopped or restarted since: its next start armed a new timer
+        now = self.engine.env.now
+        self.level[job] = self.level.get(job, 0) + 1  # its service reached the threshold now
+        self._arm(job, now)
+        self.engine.capacity_changed()  # re-rank: queued jobs may now outrank it
+
+    def stopped(self, job: Job) -> None:
+        now = self.engine.env.now
+        t0 = self.since.pop(job, now)
+        if job.state == FINISHED:
+            self.level.pop(job, None)
+            self.attained.pop(job, None)
+            return
+        self.attained[job] = self.attained.get(job, 0.0) + job.spec.num_gpus * (now - t0)
+        if self.knob is not None and self.level.get(job, 0) > 0 and now > t0:
+            when = now + self.knob * (now - t0)  # STARVELIMIT after the stop
+            self.engine.call_at(when, lambda _e, j=job, tok=job.token: self._promote(j, tok))
+
+    def _promote(self, job: Job, token: int) -> None:
+        if job.token != token or job.state != QUEUED:
+            return  # it ran again since (or is not waiting in the queue)
+        queue = self.engine.queue
+        try:
+            i = queue.index(job)
+        except ValueError:
+            return  # held outside the queue for this instant (tenancy): not waiting there
+        queue.pop(i)
+        self.level[job] = 0
+        self.attained[job] = 0.0
+        queue.push(job)
+        self.promotions += 1
+        self.engine.capacity_changed()
