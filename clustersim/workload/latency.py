@@ -15,11 +15,13 @@ the sum over replicas of phi at their level: balanced by ``jsq`` / ``shared`` ro
 puts N // n or N // n + 1 on each replica, deaths ``r phi(k+1) + (n - r) phi(k)``), one replica
 per chain for ``round_robin``. Above ``n S`` every slot is busy and the chain is geometric with
 ratio sigma = (lam / (n phi(S)))^(2 / (1 + ca^2)): a request waits for a slot with probability
-P(N >= n S) and then for an exponential time of mean ``(ca^2 + cs^2) / 2 / (n phi(S) - lam)``
-(Allen-Cunneen; cs^2 is the squared coefficient of variation of the time a request holds its
-slot, ca^2 that of the interarrival times, 1 for Poisson arrivals: ``config.arrivals``; sigma is
-GI/M/c's in heavy traffic, 1 - sigma ~ 2 (1 - rho) / (1 + ca^2)). With one sequence per replica,
-exponential service, Poisson arrivals and a shared queue this is Erlang C exactly.
+P(N >= n S) and then for an exponential time of mean ``(ca^2 + I_d) / 2 / (n phi(S) - lam)``
+(Kingman's heavy-traffic wait with the full replicas' departure process as the server: I_d =
+(1 - phi(S) E[w])^2 + phi(S)^2 Var(w) is that process's index of dispersion, derived in
+``ChainModel.__init__``; ca^2 is the squared coefficient of variation of the interarrival times,
+1 for Poisson arrivals: ``config.arrivals``; sigma is GI/M/c's in heavy traffic, 1 - sigma ~
+2 (1 - rho) / (1 + ca^2)). With one sequence per replica, exponential service, Poisson arrivals
+and a shared queue this is Erlang C exactly (I_d = 1: w is the exponential service time).
 
 Latency of a request, by what it finds on arrival (PASTA):
 
@@ -31,7 +33,8 @@ Latency of a request, by what it finds on arrival (PASTA):
 
 The busy and full parts are gamma distributions fitted to their means and variances; TTFT is
 their mixture convolved with the prompt's prefill time. R and X come from the moments of the
-iterations averaged over iterations (mean mu, variance from the AR(1) above), and mu from a
+iterations averaged over iterations (mean mu, variance from the AR(1) above, its coefficient
+lam_r E[w] (1 - P(full)): a full batch admits by departures, not by the iteration's length), and mu from a
 balance of flows that holds whatever the batch does (``ChainModel._iteration_mean``): a replica
 busy B of the time runs B / mu iterations a second, which decode lam_r E[O - 1] sequences a
 second and leave B - lam_r E[w] of it to the decode parts, so B = (B / mu) d(lam_r E[O - 1]

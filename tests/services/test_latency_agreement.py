@@ -7,15 +7,11 @@ eight replicas behind join-shortest-queue routing (1 h, three seeds). The reques
 figures are the means over the seeds. ``benchmarks/bench_serving.py --table`` prints the
 whole table with confidence intervals.
 
-Known gap: the code trace at 95% on one replica (prefill takes ~90% of a replica's time; the
-iteration lengths' AR(1) coefficient is 0.9; one request in six waits for a batch slot) is
-predicted slower than the request-level model finds it (p99 TTFT +95%, mean TPOT +38%: 37.5 s
-against 19.2 s, 2.29 s against 1.65 s). The iterations' mean now comes from a flow balance
-(``ChainModel._iteration_mean``; TPOT was +69%); what is left: the AR(1) iteration variance
-(uncapped) is ~15% above the request-level model's, whose batch cap truncates the bursts, and
-the chain puts 6% of arrivals at a full batch where the request-level model puts 16%, with
-waits of 17 s (Allen-Cunneen with the holding time's cs^2 = 4.6) against 7 s. Marked xfail
-(strict).
+The code trace at 95% on one replica is the hard case (prefill takes ~90% of a replica's time;
+about one request in six waits for a batch slot). It agreed once the wait for a slot followed
+the departures' index of dispersion instead of Allen-Cunneen's holding-time cs^2 (4.6: the
+slots share one iteration clock and are not independent servers) and the iteration lengths'
+AR(1) coefficient was censored at a full batch (``clustersim.workload.latency_chain``).
 """
 
 from __future__ import annotations
@@ -55,7 +51,7 @@ def compare(trace: str, load: float, replicas: int = 1, seeds=range(4), horizon=
 
 CASES = [
     ("conv", 0.5), ("conv", 0.8), ("conv", 0.95), ("code", 0.5), ("code", 0.8),
-    pytest.param("code", 0.95, marks=pytest.mark.xfail(strict=True, reason="prefill-bound at 95%: TTFT +95%, TPOT +38%")),
+    ("code", 0.95),
 ]
 
 
