@@ -2,7 +2,8 @@
 
 Prints jobs/s, events/s, wall time and peak memory per policy and job count. Each case runs
 in a fresh subprocess so peak memory (VmHWM) is that case's alone; the baseline is the
-same process after imports and before the run.
+same process after imports (pandas and pyarrow included: the result tables need them, a
+fixed cost) and before the run; with two job counts the bytes per extra job are printed too.
 
     python benchmarks/bench_core.py                   # fifo and backfill, 200k and 400k jobs
     python benchmarks/bench_core.py --jobs 50000 --policies fifo
@@ -80,6 +81,9 @@ def peak_kb() -> int:
 def one_case(jobs: int, policy: str, failures: bool, types: bool = False) -> dict:
     import time
 
+    import pandas  # noqa: F401  the result tables' libraries: a fixed cost, so in the baseline
+    import pyarrow.compute  # noqa: F401
+
     from clustersim.config import scenario_from_dict
     from clustersim.engine.core import Engine
     from clustersim.rng import Streams
@@ -105,6 +109,7 @@ def one_case(jobs: int, policy: str, failures: bool, types: bool = False) -> dic
         "jobs_per_s": submitted / (t2 - t0),
         "events_per_s": events / (t1 - t0),
         "peak_mb": peak / 1024,
+        "above_kb": peak - base_kb,
         "bytes_per_job": (peak - base_kb) * 1024 / submitted,
         "utilisation": result.summary["gpu_utilisation"],
         "p90_wait_h": (result.summary["wait_s"]["p90"] or 0) / 3600,
@@ -139,6 +144,10 @@ def main() -> None:
         if len(times) == 2:
             (n1, w1), (n2, w2) = sorted(times.items())
             print(f"{policy}: {n2 / n1:.1f}x the jobs took {w2 / w1:.2f}x the wall time")
+        above = {r["jobs"]: r["above_kb"] for r in rows if r["policy"] == policy}
+        if len(above) == 2:  # the marginal memory of a job, free of fixed costs
+            (n1, k1), (n2, k2) = sorted(above.items())
+            print(f"{policy}: {(k2 - k1) * 1024 / (n2 - n1):.0f} bytes per extra job ({n1} -> {n2} jobs)")
 
 
 if __name__ == "__main__":

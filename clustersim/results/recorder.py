@@ -101,8 +101,14 @@ class Recorder:
         import pandas as pd
 
         t = np.frombuffer(self.t, dtype=float).copy()
-        data = {"t_s": t}
         rows = np.frombuffer(self.flat, dtype=np.int64).reshape(len(t), len(self.names))
+        if not self.stage_t:
+            # the level columns stay in the recorded rows (one 2-D block, not copied): the
+            # table costs no more memory than the recording
+            frame = pd.DataFrame(rows, columns=self.names, copy=False)
+            frame.insert(0, "t_s", t)
+            return frame
+        data = {"t_s": t}
         for i, name in enumerate(self.names):
             data[name] = rows[:, i].copy()
         if self.stage_t:
@@ -126,74 +132,115 @@ class JobLog:
     """One compact row per job: appended when a job ends or is rejected, and at the horizon
     for jobs still running or queued. Rows are sorted by submission order on output.
 
-    A row is two appends: its integers to one flat array and its times to another (``INTS``
-    and ``FLOATS`` give the order), turned into columns at ``frame``."""
+    A plain row (no restart, loss, overhead, work left or fast pool: most finished jobs)
+    is 40 bytes: its sequence number and a code for (GPUs, state, class, reason, pool,
+    request) in one int32 array, submit, start, end and duration in one float array. Any
+    other row also stores its index, restarts and six more floats in side arrays (``EXTRA``),
+    and ``frame`` fills the plain rows' columns from their duration (work done = useful =
+    duration, the rest zero: exactly what those jobs' attributes give)."""
 
-    INTS = ("seq", "gpus", "state", "cls", "reason", "restarts", "pool", "request")
-    FLOATS = ("submit", "start", "end", "duration", "work", "lost", "overhead", "lost_gpu", "overhead_gpu", "useful")
+    INTS = ("seq", "kind")
+    FLOATS = ("submit", "start", "end", "duration")
+    EXTRA = ("work", "lost", "overhead", "lost_gpu", "overhead_gpu", "useful")
+    KIND = ("gpus", "state", "cls", "reason", "pool", "request")
 
     def __init__(self, pools: list[str] | None = None) -> None:
         self.pools = list(pools or ["default"])  # pool names, by pool index
-        self.ints = array("q")
+        self.ints = array("i")  # seq, kind per row (a run holds far fewer than 2**31 jobs)
         self.floats = array("d")
+        self.extra_rows = array("i")  # row index of each non-plain row
+        self.extra_restarts = array("i")
+        self.extra_floats = array("d")  # EXTRA per non-plain row
         self.ids: dict[int, str] = {}  # seq -> job id, only for jobs that carry their own
+        self._kinds: dict[tuple, int] = {}  # (gpus, state, cls, reason, pool, request) -> code
+        self._kind_rows: list[tuple] = []  # code -> its integer columns, in KIND order
         self._classes: dict[str, int] = {}
         self._reasons: dict[str, int] = {"": 0}
         self._requests: dict[str, int] = {"any": 0}
         self._states = {state: i for i, state in enumerate(STATES)}
 
     def __len__(self) -> int:
-        return len(self.ints) // len(self.INTS)
+        return len(self.ints) // 2
+
+    def _kind(self, key: tuple) -> int:
+        gpus, state, job_class, reason, pool, request = key
+        cls = self._classes.get(job_class)
+        if cls is None:
+            cls = self._classes[job_class] = len(self._classes)
+        r = self._reasons.get(reason)
+        if r is None:
+            r = self._reasons[reason] = len(self._reasons)
+        q = self._requests.get(request)
+        if q is None:
+            q = self._requests[request] = len(self._requests)
+        code = self._kinds[key] = len(self._kinds)
+        self._kind_rows.append((gpus, self._states[state], cls, r, pool, q))
+        return code
 
     def add(self, job, state: str) -> None:
         spec = job.spec
         start, end = job.start_s, job.end_s
-        cls = self._classes.get(spec.job_class)
-        if cls is None:
-            cls = self._classes[spec.job_class] = len(self._classes)
-        reason = self._reasons.get(job.reason)
-        if reason is None:
-            reason = self._reasons[job.reason] = len(self._reasons)
-        request = self._requests.get(job.request)
-        if request is None:
-            request = self._requests[job.request] = len(self._requests)
-        self.ints.extend(
-            (job.seq, spec.num_gpus, self._states[state], cls, reason, job.restarts, job.pool, request)
-        )
+        key = (spec.num_gpus, state, spec.job_class, job.reason, job.pool, job.request)
+        kind = self._kinds.get(key)
+        if kind is None:
+            kind = self._kind(key)
         duration, remaining = spec.duration_s, job.remaining_s
-        self.floats.extend((
-            spec.submit_s,
-            NAN if start is None else start,
-            NAN if end is None else end,
-            duration,
-            duration - remaining,
-            job.lost_s,
-            job.overhead_s,
-            job.lost_gpu_s,
-            job.overhead_gpu_s,
-            (duration - remaining - job.work_fast) + job.wall_fast,  # Job.useful_s
-        ))
+        if (remaining or job.restarts or job.lost_s or job.overhead_s or job.lost_gpu_s or job.overhead_gpu_s
+                or job.work_fast or job.wall_fast):
+            self.extra_rows.append(len(self.ints) // 2)
+            self.extra_restarts.append(job.restarts)
+            self.extra_floats.extend((
+                duration - remaining,
+                job.lost_s,
+                job.overhead_s,
+                job.lost_gpu_s,
+                job.overhead_gpu_s,
+                (duration - remaining - job.work_fast) + job.wall_fast,  # Job.useful_s
+            ))
+        self.ints.extend((job.seq, kind))
+        self.floats.extend((spec.submit_s, NAN if start is None else start, NAN if end is None else end, duration))
         if spec.job_id is not None:
             self.ids[job.seq] = spec.job_id
 
     def frame(self):
         import pandas as pd
         import pyarrow as pa
+        import pyarrow.compute  # noqa: F401  (pa.compute)
 
         n = len(self)
-        ints = np.frombuffer(self.ints, dtype=np.int64).reshape(n, len(self.INTS))
-        seq = ints[:, 0]
-        order = np.argsort(seq, kind="stable")
-        seq = seq[order]
-        # columns in submission order, one at a time; each flat log is freed as soon as its
-        # columns are out, so the table exists about once (not twice) at the peak
-        i = {name: ints[order, k] for k, name in enumerate(self.INTS) if name != "seq"}
-        del ints
-        self.ints = array("q")
+        pairs = np.frombuffer(self.ints, dtype=np.int32).reshape(n, 2)
+        order = np.argsort(pairs[:, 0], kind="stable")
+        seq = pairs[order, 0].astype(np.int64)
+        code = pairs[order, 1]
+        del pairs
+        self.ints = array("i")
+        table = np.array(self._kind_rows, dtype=np.int64).reshape(-1, len(self.KIND))
+        column = dict(zip(self.KIND, range(len(self.KIND)), strict=True))
+
+        def ints(name: str) -> np.ndarray:  # one integer column at a time, in submission order
+            return table[code, column[name]]
+
         floats = np.frombuffer(self.floats, dtype=float).reshape(n, len(self.FLOATS))
         f = {name: floats[order, k] for k, name in enumerate(self.FLOATS)}
-        del floats, order
+        del floats
         self.floats = array("d")
+        # non-plain rows: their place in submission order, then their own values
+        where = np.empty(n, dtype=np.int64)
+        where[order] = np.arange(n, dtype=np.int64)
+        rows = where[np.frombuffer(self.extra_rows, dtype=np.int32)]
+        del where, order
+        extra = np.frombuffer(self.extra_floats, dtype=float).reshape(len(rows), len(self.EXTRA))
+        restarts = np.zeros(n, dtype=np.int64)
+        restarts[rows] = np.frombuffer(self.extra_restarts, dtype=np.int32)
+        for k, name in enumerate(self.EXTRA):
+            if name in ("work", "useful"):
+                col = f["duration"].copy()
+            else:
+                col = np.zeros(n, dtype=float)
+            col[rows] = extra[:, k]
+            f[name] = col
+        del extra, rows
+        self.extra_rows, self.extra_restarts, self.extra_floats = array("i"), array("i"), array("d")
 
         if self.ids:
             ids = self.ids
@@ -203,23 +250,23 @@ class JobLog:
         del seq
         data = {"job_id": pd.array(id_array, dtype=pd.StringDtype("pyarrow"))}
         del id_array
-        data["job_class"] = pd.Categorical.from_codes(i.pop("cls"), list(self._classes))
-        data["num_gpus"] = i.pop("gpus")
+        data["job_class"] = pd.Categorical.from_codes(ints("cls"), list(self._classes))
+        data["num_gpus"] = ints("gpus")
         data["submit_s"] = f.pop("submit")
         data["start_s"] = f.pop("start")
         data["end_s"] = f.pop("end")
         data["wait_s"] = data["start_s"] - data["submit_s"]
         data["duration_s"] = f.pop("duration")
-        data["state"] = pd.Categorical.from_codes(i.pop("state").astype(np.int8), list(STATES))
-        data["reason"] = pd.Categorical.from_codes(i.pop("reason"), list(self._reasons))
-        data["restarts"] = i.pop("restarts")
+        data["state"] = pd.Categorical.from_codes(ints("state").astype(np.int8), list(STATES))
+        data["reason"] = pd.Categorical.from_codes(ints("reason"), list(self._reasons))
+        data["restarts"] = restarts
         data["work_done_s"] = f.pop("work")
         data["lost_s"] = f.pop("lost")
         data["overhead_s"] = f.pop("overhead")
         data["lost_gpu_s"] = f.pop("lost_gpu")
         data["overhead_gpu_s"] = f.pop("overhead_gpu")
-        data["gpu_request"] = pd.Categorical.from_codes(i.pop("request"), list(self._requests))
-        data["gpu_type"] = pd.Categorical.from_codes(_codes(i.pop("pool"), len(self.pools)), [*self.pools, ""])
+        data["gpu_request"] = pd.Categorical.from_codes(ints("request"), list(self._requests))
+        data["gpu_type"] = pd.Categorical.from_codes(_codes(ints("pool"), len(self.pools)), [*self.pools, ""])
         data["useful_s"] = f.pop("useful")
         return pd.DataFrame(data, copy=False)
 

@@ -20,9 +20,11 @@ def step_integral(t: np.ndarray, v: np.ndarray, start: float, end: float) -> flo
     if end <= start or len(t) == 0:
         return 0.0
     edges = np.append(t, end)
-    lo = np.clip(edges[:-1], start, end)
-    hi = np.clip(edges[1:], start, end)
-    return float(np.sum(v * (hi - lo)))
+    np.clip(edges, start, end, out=edges)
+    span = edges[1:] - edges[:-1]  # the clipped intervals, in place of two clipped copies
+    del edges
+    span *= v  # v * span, value for value (one temporary, not four)
+    return float(np.sum(span))
 
 
 def stats(values: np.ndarray, keys: tuple[str, ...]) -> dict:
@@ -46,7 +48,10 @@ def weighted_stats(values: np.ndarray, weights: np.ndarray, keys: tuple[str, ...
     if len(values) == 0 or not total > 0:
         return {k: None for k in keys}
     order = np.argsort(values, kind="stable")
-    v, share = values[order], np.cumsum(weights[order]) / total
+    v, share = values[order], weights[order].astype(float, copy=False)
+    del order
+    np.cumsum(share, out=share)  # in place: the same cumulative shares, without two more copies
+    share /= total
     out = {}
     for k in keys:
         if k == "mean":
