@@ -5,6 +5,9 @@ from __future__ import annotations
 from clustersim.report import format as fmt
 from clustersim.report.model import Run, Section
 
+# policy options at the values that leave the published policy as it is: not worth a mention
+_OFF = {("estimate", "exact"), ("kill_at_limit", False)}
+
 
 def title_section(run: Run) -> Section:
     """The report's title and one line on what was simulated."""
@@ -19,7 +22,7 @@ def title_section(run: Run) -> Section:
     scheduler = fmt.as_dict(scenario.get("scheduler"))
     policy = fmt.as_dict(scheduler.get("policy"))
     params = [f"{k}={v}" for k, v in policy.items()
-              if k != "kind" and isinstance(v, str | int | float)]
+              if k != "kind" and isinstance(v, str | int | float) and (k, v) not in _OFF]
     policy_text = fmt.md_escape(policy.get("kind", "n/a")) + (
         f" ({fmt.md_escape(', '.join(params))})" if params else ""
     )
