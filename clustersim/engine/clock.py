@@ -45,7 +45,9 @@ class Clock(simpy.Environment):
         self.arrival_at = INF  # the next arrival's time
         self.arrive: Callable[[], None] | None = None  # called at ``arrival_at``
 
-    def step(self) -> None:
+    def _pass_or_arrive(self) -> bool:
+        """Run the due pass if this instant is over, then the next arrival if it comes before
+        the next queued event (True then: the step is taken)."""
         queue = self._queue
         due = self.due
         while due is not None:  # a pass may make another pass due, at the same instant
@@ -60,8 +62,12 @@ class Clock(simpy.Environment):
             self._now = at
             self.arrival_at = INF
             self.arrive()
-            return
-        simpy.Environment.step(self)
+            return True
+        return False
+
+    def step(self) -> None:
+        if not self._pass_or_arrive():
+            simpy.Environment.step(self)
 
     def call_in(self, delay: float, callback: Callable, value) -> None:
         """Run ``callback(event)`` ``delay`` seconds from now (``event._value`` is ``value``),
@@ -69,8 +75,8 @@ class Clock(simpy.Environment):
         self.schedule(Call(callback, value), 1, delay)
 
     def run(self, until: float | None = None):
-        """SimPy's ``run`` to a time, with ``step`` written into the loop (the same order of
-        events, passes and arrivals; one function call less per event)."""
+        """SimPy's ``run`` to a time, with SimPy's ``step`` written into the loop (the same
+        order of events, passes and arrivals; one function call less per event)."""
         if until is None or isinstance(until, simpy.Event):
             return super().run(until)
         at = float(until)
@@ -84,19 +90,7 @@ class Clock(simpy.Environment):
         queue = self._queue
         try:
             while True:
-                due = self.due
-                while due is not None:
-                    t = queue[0][0] if queue else INF
-                    if t <= self._now or self.arrival_at <= self._now:
-                        break
-                    self.due = None
-                    due()
-                    due = self.due
-                at = self.arrival_at
-                if at < INF and (not queue or at < queue[0][0]):
-                    self._now = at
-                    self.arrival_at = INF
-                    self.arrive()
+                if self._pass_or_arrive():
                     continue
                 if not queue:
                     raise EmptySchedule
