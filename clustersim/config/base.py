@@ -58,6 +58,20 @@ def resolve_path(value: Any, info: ValidationInfo) -> Any:
     return path
 
 
+def parse_share(value: Any) -> Any:
+    """A share written as a percentage (``5%``) or a fraction (``0.05``); other values pass."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return float(text[:-1]) / 100.0 if text.endswith("%") else float(text)
+        except ValueError:
+            raise ValueError(f"expected a share such as 5% or 0.05, got {value!r}") from None
+    return value
+
+
+Share = Annotated[float, BeforeValidator(parse_share)]
+
+
 def kind_shorthand(value: Any) -> Any:
     return {"kind": value} if isinstance(value, str) else value
 

@@ -38,11 +38,10 @@ import numpy as np
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from clustersim.config.arrivals import Arrivals
-from clustersim.config.base import Frozen, at_field, resolve_path
+from clustersim.config.base import Frozen, at_field, parse_share, resolve_path
 from clustersim.config.distributions import Duration
 from clustersim.config.profiles import PROFILES
 from clustersim.config.tokens import Tokens, read_token_log
-from clustersim.config.verdict import _share
 
 _LATENCY = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?|\.[0-9]+)\s*(us|ms|s|m|h)?\s*$")
 _UNIT = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -268,7 +267,7 @@ class SloConfig(Frozen):
     ttft: Target | None = Field(None, description="time to first token, e.g. {p99: 2s} (MLPerf Llama-2-70B server: p99 2 s)")
     tpot: Target | None = Field(None, description="time per output token after the first, e.g. {p99: 200ms} (MLPerf: p99 200 ms)")
     e2e: Target | None = Field(None, description="end-to-end latency (first token + the rest), e.g. {p99: 60s}")
-    attainment: Annotated[float | None, BeforeValidator(_share)] = Field(
+    attainment: Annotated[float | None, BeforeValidator(parse_share)] = Field(
         None, gt=0, le=1, description="share of requests that must be within every threshold above at once, e.g. 99%"
     )
 

@@ -25,20 +25,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, model_validator
 
-from clustersim.config.base import MAX_EVENTS, Frozen, at_field
+from clustersim.config.base import MAX_EVENTS, Frozen, Share, at_field
 from clustersim.config.distributions import Duration
 
 _RANGE = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*$")
-
-
-def _share(value: Any) -> Any:
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            return float(text[:-1]) / 100.0 if text.endswith("%") else float(text)
-        except ValueError:
-            raise ValueError(f"expected a share such as 5% or 0.05, got {value!r}") from None
-    return value
 
 
 def _ranges(value: Any) -> Any:
@@ -55,9 +45,6 @@ def _ranges(value: Any) -> Any:
             raise ValueError(f"expected a node id or a range such as 0-63, got {item!r}")
         out.append((int(m.group(1)), int(m.group(2))))
     return out
-
-
-Share = Annotated[float, BeforeValidator(_share)]
 
 
 class MaintenanceWindow(Frozen):

@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from pydantic import Field
 
-from pydantic import BeforeValidator, Field
-
-from clustersim.config.base import Frozen
-
-
-def _share(value: Any) -> Any:
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            return float(text[:-1]) / 100.0 if text.endswith("%") else float(text)
-        except ValueError:
-            raise ValueError(f"expected a share such as 10% or 0.1, got {value!r}") from None
-    return value
+from clustersim.config.base import Frozen, Share
 
 
 class VerdictConfig(Frozen):
@@ -24,7 +12,7 @@ class VerdictConfig(Frozen):
     its own: the report's verdict fails when one does not, and a plan's ``by_class.*.``
     targets apply to each such class."""
 
-    heavy_share: Annotated[float, BeforeValidator(_share)] = Field(
+    heavy_share: Share = Field(
         0.10,
         ge=0,
         le=1,
