@@ -57,17 +57,29 @@ def _emptied(cluster, job, left: dict[int, int]) -> list[int]:
     return out
 
 
-def shadow(cluster, gpus: int, now: float, pool: int = 0) -> Shadow:
+def shadow(cluster, gpus: int, now: float, pool: int = 0, end_of=None) -> Shadow:
     """The earliest time a job of ``gpus`` GPUs could start on ``pool`` if running jobs end as
     expected and nothing else starts, with the capacity left over at that time. ``t`` is inf
-    when it never could (e.g. it waits for nodes still to be delivered)."""
+    when it never could (e.g. it waits for nodes still to be delivered).
+
+    ``end_of(job, now)``: when each running job is assumed to end instead of its expected end
+    (EASY with users' estimates, ``policies.estimates``; one fleet without a topology)."""
     p = cluster.pools[pool]
     per = p.gpus_per_node
-    heap = list(p.end_heap)
     free, jobs_on = cluster.free, cluster.jobs_on
+    exact = end_of is None
+    if exact:
+        heap = list(p.end_heap)  # stale entries are skipped as they come up
+    else:  # the live entries, keyed by their assumed ends
+        heap = [
+            (end_of(job, now), seq, token, job)
+            for end, seq, token, job in p.end_heap
+            if job.token == token and job.nodes and end == job.expected_end_s
+        ]
+        heapq.heapify(heap)
     if gpus >= per:
         need = gpus // per
-        topo = cluster.topology if pool == 0 else None
+        topo = cluster.topology if pool == 0 and exact else None
         rule = topo.rule(need) if topo is not None else None
         if rule is not None:
             return _topology_shadow(cluster, topo, rule, need, now, heap)
@@ -79,7 +91,7 @@ def shadow(cluster, gpus: int, now: float, pool: int = 0) -> Shadow:
             if t < INF and end > t:
                 break
             heapq.heappop(heap)
-            if job.token != token or not job.nodes or end != job.expected_end_s:
+            if exact and (job.token != token or not job.nodes or end != job.expected_end_s):
                 continue
             ready.update(_emptied(cluster, job, left))
             if t == INF and len(ready) >= need:
@@ -93,7 +105,7 @@ def shadow(cluster, gpus: int, now: float, pool: int = 0) -> Shadow:
     gained: dict[int, int] = {}
     while heap:
         end, _seq, token, job = heapq.heappop(heap)
-        if job.token != token or not job.nodes or end != job.expected_end_s:
+        if exact and (job.token != token or not job.nodes or end != job.expected_end_s):
             continue
         take = p.per_node(job.spec.num_gpus)
         for node in job.nodes:
@@ -103,7 +115,11 @@ def shadow(cluster, gpus: int, now: float, pool: int = 0) -> Shadow:
             gained[node] = have
             if have >= gpus:
                 t = max(end, now)
-                at_t = free[node] + sum(p.per_node(j.spec.num_gpus) for j in jobs_on[node] if j.expected_end_s <= t)
+                at_t = free[node] + sum(
+                    p.per_node(j.spec.num_gpus)
+                    for j in jobs_on[node]
+                    if (j.expected_end_s if exact else end_of(j, now)) <= t
+                )
                 return Shadow(pool, t, False, {node}, at_t - gpus)
     return Shadow(pool, INF, False)
 

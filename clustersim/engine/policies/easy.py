@@ -36,7 +36,7 @@ Where the papers are silent (they schedule whole, identical nodes):
 
 from __future__ import annotations
 
-from clustersim.engine.availability import Shadow, best_shadow
+from clustersim.engine.availability import Shadow, best_shadow, shadow
 from clustersim.engine.policies import estimates
 from clustersim.engine.policies.preemptive import refuse_unsupported
 from clustersim.engine.policies.strict import start_heads
@@ -93,7 +93,7 @@ class EasyBackfill:
             if self.est is None:
                 self._shadow = best_shadow(cluster, head, now)
             else:
-                self._shadow = estimates.shadow(cluster, head.spec.num_gpus, now, self.est)
+                self._shadow = shadow(cluster, head.spec.num_gpus, now, end_of=self.est.end_of)
             if cluster.power is not None:  # the head's power too: a later T, booked
                 cluster.power.reserve(head, self._shadow)
             changed = True

@@ -20,15 +20,10 @@ below ``duration_s``), so every job stays finished, running, queued or rejected.
 
 from __future__ import annotations
 
-import heapq
-import math
-
 from clustersim.engine import segments
-from clustersim.engine.availability import Shadow, _emptied, _schedulable
 from clustersim.engine.component import Component
 from clustersim.model import FINISHED, Job
 
-INF = math.inf
 KILLED = "killed: time limit"
 
 
@@ -54,53 +49,6 @@ class Estimates:
         lim = self.limit(job)
         end = job.seg_start_s + lim if lim == lim else job.expected_end_s
         return end if end > now else now
-
-
-def shadow(cluster, gpus: int, now: float, est: Estimates) -> Shadow:
-    """EASY's shadow time and extra capacity for a head of ``gpus`` GPUs on the one pool, as
-    ``availability.shadow`` computes them, with the running jobs ending at their estimated ends
-    (``est.end_of``) instead of their true ones."""
-    per = cluster.gpus_per_node
-    free, jobs_on = cluster.free, cluster.jobs_on
-    ends = []
-    for end, seq, token, job in cluster.end_heap:
-        if job.token == token and job.nodes and end == job.expected_end_s:
-            ends.append((est.end_of(job, now), seq, job))
-    heapq.heapify(ends)
-    if gpus >= per:
-        need = gpus // per
-        ready = set(cluster.buckets[per])
-        left: dict[int, int] = {}
-        t = now if len(ready) >= need else INF
-        while ends:
-            end, _seq, job = ends[0]
-            if t < INF and end > t:
-                break
-            heapq.heappop(ends)
-            ready.update(_emptied(cluster, job, left))
-            if t == INF and len(ready) >= need:
-                t = end
-        if t == INF:
-            return Shadow(0, INF, True)
-        return Shadow(0, t, True, ready, len(ready) - need)
-    for k in range(gpus, per + 1):  # room now
-        for node in cluster.buckets[k]:
-            return Shadow(0, now, False, {node}, free[node] - gpus)
-    gained: dict[int, int] = {}
-    while ends:
-        end, _seq, job = heapq.heappop(ends)
-        take = cluster.per_node(job.spec.num_gpus)
-        for node in job.nodes:
-            if not _schedulable(cluster, node):
-                continue
-            have = gained.get(node, free[node]) + take
-            gained[node] = have
-            if have >= gpus:
-                at_t = free[node] + sum(
-                    cluster.per_node(j.spec.num_gpus) for j in jobs_on[node] if est.end_of(j, now) <= end
-                )
-                return Shadow(0, end, False, {node}, at_t - gpus)
-    return Shadow(0, INF, False)
 
 
 class Limits(Component):
