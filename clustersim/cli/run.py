@@ -75,7 +75,7 @@ def with_windows(path: Path, overrides: list[str], windows: list[str]):
     import re
 
     from clustersim.config.loading import (
-        apply_override,
+        apply_overrides,
         read_scenario_dict,
         scenario_with_overrides,
     )
@@ -83,12 +83,7 @@ def with_windows(path: Path, overrides: list[str], windows: list[str]):
 
     source = str(path) + "".join(f" --set {o}" for o in overrides) + "".join(f" --window {w}" for w in windows)
     data = read_scenario_dict(path)
-    problems = []
-    for assignment in overrides:
-        try:
-            apply_override(data, assignment)
-        except ValueError as err:
-            problems.append(f"--set {err}")
+    problems = apply_overrides(data, overrides)
     services = data.get("services") or []
     for text in windows:
         m = re.fullmatch(r"\s*(?:(?P<svc>[^:+]+):)?(?P<start>[^+]+)\+(?P<length>.+?)\s*", text)

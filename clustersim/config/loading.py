@@ -240,15 +240,21 @@ def scenario_with_overrides(
     import copy
 
     data = copy.deepcopy(data)
+    problems = apply_overrides(data, overrides)
+    if problems:
+        raise ScenarioError(source, problems)
+    return scenario_from_dict(data, source=source, base_dir=base_dir)
+
+
+def apply_overrides(data: dict, overrides: list[str] | tuple[str, ...]) -> list[str]:
+    """Apply each ``--set`` assignment to ``data`` in place; one line per one that failed."""
     problems = []
     for assignment in overrides:
         try:
             apply_override(data, assignment)
         except ValueError as err:
             problems.append(f"--set {err}")
-    if problems:
-        raise ScenarioError(source, problems)
-    return scenario_from_dict(data, source=source, base_dir=base_dir)
+    return problems
 
 
 def scenario_json_schema() -> dict:
