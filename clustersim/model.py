@@ -4,7 +4,9 @@ state of whatever holds GPUs (``Job``: a training job; inference replicas subcla
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+from mypy_extensions import mypyc_attr
 
 # Job states at the horizon (and during the run).
 QUEUED = "queued"
@@ -34,6 +36,7 @@ class JobSpec(NamedTuple):
     time_limit_s: float = float("nan")  # run-time limit the user requested (trace), NaN: none given
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Job:
     """A job's runtime state. Slots keep it small: a year of jobs must fit in memory.
 
@@ -92,7 +95,7 @@ class Job:
         self.reason = ""
         self.prio = 0  # queue priority before the policy key (-1: requeued to the front)
         self.remaining_s = spec.duration_s  # work still to do, in seconds at speed 1.0
-        self.plan = None  # checkpoint.Plan when failures are modelled
+        self.plan: Any = None  # checkpoint.Plan when failures are modelled
         self.seg_start_s = 0.0  # start of the current run segment
         self.seg_restart = False  # the current segment begins with a restart cost
         self.restarts = 0
@@ -147,7 +150,7 @@ class Job:
             self.wall_fast += wall
 
     def _progress_pieces(self, wall: float) -> None:
-        pieces = self.pieces
+        pieces: list = self.pieces  # type: ignore[assignment]
         self.pieces = None
         last = len(pieces) - 1
         for i, (p, _work, speed) in enumerate(pieces):

@@ -9,6 +9,8 @@ numbers). Names are hashed with a stable hash (BLAKE2b), never Python's salted `
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +23,7 @@ def _name_key(name: str) -> tuple[int, ...]:
 class Streams:
     """A family of independent ``numpy.random.Generator`` objects keyed by name."""
 
-    def __init__(self, seed: int):
+    def __init__(self, seed: Any):  # an int, checked here (compiled, ``int`` would refuse or convert first)
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
         self.seed = seed
@@ -45,13 +47,13 @@ class Draws:
 
     __slots__ = ("_sample", "_block", "_buf", "_i")
 
-    def __init__(self, sample, block: int = 4096):
+    def __init__(self, sample: Callable[[int], Any], block: int = 4096):
         self._sample = sample
         self._block = block
-        self._buf: list[float] = []
+        self._buf: list = []
         self._i = 0
 
-    def next(self) -> float:
+    def next(self):  # a float, or a row of floats
         if self._i >= len(self._buf):
             self._buf = self._sample(self._block).tolist()
             self._i = 0

@@ -153,4 +153,4 @@ def best_shadow(cluster, job, now: float) -> Shadow:
         s = shadow(cluster, job.spec.num_gpus, now, pool)
         if best is None or s.t < best.t:
             best = s
-    return best
+    return best  # type: ignore[return-value]

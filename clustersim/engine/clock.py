@@ -17,7 +17,8 @@ still stops it before the arrival).
 from __future__ import annotations
 
 from collections.abc import Callable
-from heapq import heappop
+from heapq import heappop, heappush
+from typing import Any
 
 import simpy
 from simpy.core import EmptySchedule, StopSimulation
@@ -33,7 +34,7 @@ class Call:
     __slots__ = ("callbacks", "_ok", "_value")
 
     def __init__(self, callback: Callable, value) -> None:
-        self.callbacks = [callback]
+        self.callbacks: Any = [callback]
         self._ok = True
         self._value = value
 
@@ -41,9 +42,15 @@ class Call:
 class Clock(simpy.Environment):
     def __init__(self) -> None:
         super().__init__()
-        self.due: Callable[[], None] | None = None  # the pass to run once this instant is over
+        # the pass to run once this instant is over, or None (Any: compiled, a declared type would
+        # be narrowed to None after ``self.due = None`` though the pass may set it again)
+        self.due: Any = None
         self.arrival_at = INF  # the next arrival's time
         self.arrive: Callable[[], None] | None = None  # called at ``arrival_at``
+
+    @property
+    def now(self) -> Any:  # SimPy's, read directly by compiled callers (Any: an int stays an int)
+        return self._now
 
     def _pass_or_arrive(self) -> bool:
         """Run the due pass if this instant is over, then the next arrival if it comes before
@@ -61,7 +68,7 @@ class Clock(simpy.Environment):
         if at < INF and (not queue or at < queue[0][0]):
             self._now = at
             self.arrival_at = INF
-            self.arrive()
+            self.arrive()  # type: ignore[misc]
             return True
         return False
 
@@ -72,9 +79,10 @@ class Clock(simpy.Environment):
     def call_in(self, delay: float, callback: Callable, value) -> None:
         """Run ``callback(event)`` ``delay`` seconds from now (``event._value`` is ``value``),
         at the same time and in the same order as a SimPy timeout of that delay."""
-        self.schedule(Call(callback, value), 1, delay)
+        # SimPy's ``schedule(event, NORMAL, delay)``, written out (the same queue entry)
+        heappush(self._queue, (self._now + delay, 1, next(self._eid), Call(callback, value)))  # type: ignore[misc]
 
-    def run(self, until: float | None = None):
+    def run(self, until: float | None = None):  # type: ignore[override]
         """SimPy's ``run`` to a time, with SimPy's ``step`` written into the loop (the same
         order of events, passes and arrivals; one function call less per event)."""
         if until is None or isinstance(until, simpy.Event):
@@ -85,9 +93,10 @@ class Clock(simpy.Environment):
         stop = simpy.Event(self)
         stop._ok = True
         stop._value = None
-        self.schedule(stop, 0, at - self._now)  # URGENT: before regular events at that time
+        self.schedule(stop, 0, at - self._now)  # type: ignore[arg-type]  # URGENT: before regular events at that time
         stop.callbacks.append(StopSimulation.callback)
         queue = self._queue
+        event: Any
         try:
             while True:
                 if self._pass_or_arrive():

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from clustersim.engine import spares
 from clustersim.engine.cordon import uncordon
@@ -57,8 +58,8 @@ class Cluster:
         self.changes = 0  # bumped on every change of free capacity (allocate, release, nodes)
         self.on_retired: Callable[[int], None] | None = None  # told when a node leaves service
         self.typed = False  # more than one pool: jobs must be matched to pools
-        self.power = None  # the power admission gate (engine.power) the policies ask, if any
-        self.topology = None  # the domain index of pool 0 (engine.domains), if any
+        self.power: Any = None  # the power admission gate (engine.power) the policies ask, if any
+        self.topology: Any = None  # the domain index of pool 0 (engine.domains), if any
         self.holds: dict[int, int] = {}  # node -> outages keeping it down (domain events)
         self.slowdown: Callable[[tuple[int, ...]], float] | None = None  # speed of a gang on nodes (x pool speed)
         first = self.add_pool(pool, gpus_per_node, speed)

@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import simpy
 import simpy.core
+from mypy_extensions import mypyc_attr
 
 from clustersim.config import Scenario
 from clustersim.engine import segments, speeds
@@ -47,6 +49,7 @@ ProgressFn = Callable[[float], None]
 Router = Callable[[int, str], "tuple[int, ...] | str"]  # (GPUs, type) -> pools or why not
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Engine:
     def __init__(
         self,
@@ -66,7 +69,7 @@ class Engine:
         self.cluster = Cluster(c.nodes - own, c.gpus_per_node, c.gpu_type, speed)
         self.policy = build_policy(scenario.scheduler.policy)
         self.placement = build_placement(scenario.scheduler.placement)
-        self.placement.bind(c.gpus_per_node)
+        self.placement.bind(c.gpus_per_node)  # type: ignore[attr-defined]
         self.queue = JobQueue(self.policy.key)
         attach = getattr(self.policy, "attach", None)
         if attach is not None:  # a preemptive policy acts on the engine (``evict``)
@@ -177,18 +180,19 @@ class Engine:
         event._ok = True
         event._value = value
         event.callbacks.append(callback)
-        heapq.heappush(self.env._queue, (when, priority, next(self.env._eid), event))
+        heapq.heappush(self.env._queue, (when, priority, next(self.env._eid), event))  # type: ignore[misc]
 
     def _arrive(self) -> None:
         spec = self._next_spec
         self._next_spec = None
-        self.submit(spec)
+        self.submit(spec)  # type: ignore[arg-type]
         self._schedule_arrival()
 
     def submit(self, spec: JobSpec) -> Job:
         job = Job(spec, self.submitted)
         self.submitted += 1
         g = spec.num_gpus
+        problem: Any
         if self._routing or spec.gpu_type != "any":
             problem = self._route(job)
         else:

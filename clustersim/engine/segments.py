@@ -67,7 +67,7 @@ def complete(job: Job, now: float) -> None:
 def finish_pieces(job: Job) -> float:
     """A segment with speed changes completed its work: credit each piece's work at its speed
     and return the segment's progress seconds."""
-    pieces = job.pieces
+    pieces: list = job.pieces  # type: ignore[assignment]
     job.pieces = None
     remaining = job.remaining_s
     p_last, w_last, s_last = pieces[-1]

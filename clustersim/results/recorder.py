@@ -40,8 +40,8 @@ class Recorder:
         self.t = array("d")
         self.names = list(LEVEL_COLUMNS[1:])
         self.flat = array("q")  # row-major: len(names) values per row
-        self._last = None  # values of the last row
-        self._prev = None  # values of the row before it
+        self._last: tuple | None = None  # values of the last row
+        self._prev: tuple | None = None  # values of the row before it
         self.stage_t: list[float] = []
         self.stage_rows: list[tuple] = []
         self.stage_names: list[str] = list(STAGE_COLUMNS)
@@ -61,7 +61,7 @@ class Recorder:
     def level(
         self, t: float, busy: int, up: int, running: int, queued: int, queued_gpus: int, down: int = 0, extra=()
     ) -> None:
-        row = (busy, up, running, queued, queued_gpus, down)
+        row: tuple = (busy, up, running, queued, queued_gpus, down)
         if extra:
             row += extra
         last = self._last

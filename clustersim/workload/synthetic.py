@@ -220,4 +220,23 @@ def synthetic_jobs(classes: list[JobClass], streams: Streams, horizon: float) ->
     """All classes merged in submit order (ties keep class order)."""
     shift = SizeShift(classes)
     sources = [class_jobs(c, streams, horizon, shift) for c in classes]
-    return heapq.merge(*sources, key=lambda s: s.submit_s)
+    return sources[0] if len(sources) == 1 else _merged(sources)
+
+
+def _merged(sources: list[Iterator[JobSpec]]) -> Iterator[JobSpec]:
+    """The sources' jobs by submit time, ties in source order (as ``heapq.merge`` with that
+    key, written out: the engine's compiled build runs it without a Python-level generator)."""
+    heap: list[tuple[float, int, JobSpec, Iterator[JobSpec]]] = []
+    for i, it in enumerate(sources):
+        first = next(it, None)
+        if first is not None:
+            heap.append((first.submit_s, i, first, it))
+    heapq.heapify(heap)
+    while heap:
+        _t, i, spec, it = heap[0]
+        yield spec
+        nxt = next(it, None)
+        if nxt is None:
+            heapq.heappop(heap)
+        else:
+            heapq.heapreplace(heap, (nxt.submit_s, i, nxt, it))

@@ -70,7 +70,7 @@ class EasyBackfill:
         if self.est is not None:
             refuse_unsupported(engine.scenario)
         if self.kill:
-            engine.parts.append(estimates.Limits(self.est))
+            engine.parts.append(estimates.Limits(self.est))  # type: ignore[arg-type]
 
     def key(self, job: Job) -> tuple:
         return (job.prio, job.seq)
@@ -112,7 +112,7 @@ class EasyBackfill:
         self._fresh_from = last + 1 - len(started)
 
     def _backfill(self, jobs, candidates, cluster, placement, now, start) -> list[int]:
-        sh = self._shadow
+        sh: Shadow = self._shadow  # type: ignore[assignment]
         res_pool, t_shadow = sh.pool, sh.t
         fail_fit: dict[tuple, int] = {}  # per set of pools: smallest size with no room now
         fail_long: dict[tuple, int] = {}  # ... smallest long job with no room it may use
