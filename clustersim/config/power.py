@@ -11,6 +11,12 @@ Calendar: time 0 is midnight; hours of the day are ``t // 3600 mod 24``, months 
 A cap window applies where its months, hours and [from, to) all match; windows may not
 overlap, and where none applies the base cap ``cap_mw`` holds.
 
+Supply: every GPU type the facility may hold (the starting type, the type each order gets)
+needs a ``gpu_types`` entry; rented types none (off-site). ``burn_in`` (absent:
+``supply.energy.burn_in_power``) is what delivered nodes draw until in service. Every cap must
+hold the fleet at full delivery idle, each ordered node at the larger of its idle and burn-in
+draws (lead times are random: any batches may be in burn-in together).
+
 Modes: ``account`` records power and energy and limits nothing; ``admission`` starts a job
 only if the facility stays within the cap for the whole of its expected run; ``capping`` lets
 jobs start when the fleet fits with every training GPU at its lowest power limit, and runs
@@ -231,6 +237,10 @@ class PowerConfig(Frozen):
     windows: list[CapWindow] = Field(default_factory=list, description="periods with their own cap (may not overlap)")
     start_date: date = Field(date(2024, 1, 1), description="calendar date of time 0 (for monthly PUE and windows)")
     price_per_kwh: float = Field(0.08, ge=0, description="electricity price per kWh (as supply.energy)")
+    burn_in: Literal["busy", "idle", "off"] | None = Field(
+        None, description="with a supply section, what delivered nodes draw until they enter service: busy "
+        "(stress tests: busy_w per GPU + node_w), idle (idle_w + node_w) or off; absent: supply.energy.burn_in_power"
+    )
 
     @field_validator("pue")
     @classmethod
@@ -286,25 +296,80 @@ class PowerConfig(Frozen):
         return isinstance(self.pue, PueProfile) or bool(self.windows)
 
 
+def burn_in_state(sc) -> str:
+    """What GPUs in burn-in draw: ``power.burn_in``, else ``supply.energy.burn_in_power``."""
+    p = sc.power
+    return p.burn_in or (sc.supply.energy.burn_in_power if sc.supply is not None else "busy")
+
+
+def node_draws(g: GpuPower, per: int, down_node_w: float, burn_in: str) -> tuple[float, float]:
+    """The most one node of ``per`` GPUs of ``g`` can draw without a job (in service: idle, or
+    down if that draws more) and in burn-in (busy: every GPU at ``busy_w``; idle; off: 0)."""
+    service = max(per * g.idle_w + g.node_w, down_node_w)
+    burn = {"busy": per * g.busy_w + g.node_w, "idle": per * g.idle_w + g.node_w, "off": 0.0}[burn_in]
+    return service, burn
+
+
+def delivered_types(sc) -> dict[str, str]:
+    """GPU types the facility may hold, each with the first field bringing it: the fleet at time
+    zero and the type each order gets (``SupplyConfig.delivered_type``); rented ones are off-site."""
+    out = {sc.cluster.gpu_type: "cluster.gpu_type"}
+    s = sc.supply
+    if s is None:
+        return out
+    for i, o in enumerate(s.orders):
+        got = s.delivered_type(o, sc.cluster.gpu_type)
+        if got is not None:
+            out.setdefault(got, f"supply.orders[{i}].gpu_type")
+    return out
+
+
+def _supply_floor(sc) -> tuple[float, str]:
+    """The most the owned fleet draws without jobs (IT W; module docstring; retirements are not
+    subtracted: when they make room depends on drains), and a note of how it is made up."""
+    p, s = sc.power, sc.supply
+    state = burn_in_state(sc)
+    own = sc.cluster.gpu_type
+    service, _ = node_draws(p.gpu_types[own], sc.cluster.gpus_per_node, p.down_node_w, state)
+    total = sc.cluster.nodes * service
+    nodes = sc.cluster.nodes
+    for o in s.orders:
+        name = s.delivered_type(o, own)
+        if name is not None:
+            service, burn = node_draws(p.gpu_types[name], s.gpu_types[name].gpus_per_node, p.down_node_w, state)
+            total += o.nodes * max(service, burn)
+            nodes += o.nodes
+    more = f", the {nodes - sc.cluster.nodes} ordered at their burn-in draw (any batches may be in burn-in at once);"
+    return total, f"{nodes} nodes at full delivery, idle" + (more if state == "busy" and nodes > sc.cluster.nodes else "")
+
+
 def check_power(sc) -> None:
     """Checks of ``sc.power`` against the rest of a Scenario (raise at_field ValueErrors)."""
     p = sc.power
     if p is None:
         return
-    if sc.supply is not None:
-        raise at_field("power", "a power section with a supply section is not supported yet (one GPU type, fixed fleet)")
+    types = delivered_types(sc)
+    for name, source in types.items():
+        if name not in p.gpu_types:
+            raise at_field("power.gpu_types", f"no power given for GPU type {name!r} ({source}); has: "
+                           f"{', '.join(p.gpu_types)}")
     gpu_type = sc.cluster.gpu_type
-    if gpu_type not in p.gpu_types:
-        raise at_field("power.gpu_types", f"no power given for cluster.gpu_type {gpu_type!r}; has: {', '.join(p.gpu_types)}")
     g = p.gpu_types[gpu_type]
-    idle = sc.cluster.nodes * (sc.cluster.gpus_per_node * g.idle_w + g.node_w)
+    if sc.supply is not None:
+        if sc.supply.start_date is not None and p.start_date != sc.supply.start_date:
+            raise at_field("power.start_date", f"{p.start_date.isoformat()} differs from supply.start_date "
+                           f"{sc.supply.start_date.isoformat()}: time 0 has one date; give the same")
+        idle, how = _supply_floor(sc)
+    else:
+        idle = sc.cluster.nodes * (sc.cluster.gpus_per_node * g.idle_w + g.node_w)
+        how = f"{sc.cluster.nodes} idle nodes"
     floor = idle * p.max_pue()
     caps = [("power.cap_mw", p.cap_mw)] + [(f"power.windows[{i}].cap_mw", w.cap_mw) for i, w in enumerate(p.windows)]
     for path, cap in caps:
         if cap is not None and cap * 1e6 < floor:
             raise at_field(
-                path, f"{cap:g} MW is below the idle fleet's draw, {floor / 1e6:.3f} MW ({sc.cluster.nodes} idle "
-                f"nodes x PUE {p.max_pue():g}): nothing could ever run"
+                path, f"{cap:g} MW is below the idle fleet's draw, {floor / 1e6:.3f} MW ({how} x PUE "
+                f"{p.max_pue():g}): nothing could ever run"
             )
     if p.mode != "account":
         for i, svc in enumerate(sc.services or ()):
@@ -323,9 +388,11 @@ def check_power(sc) -> None:
         if sc.scheduler.policy.kind == "conservative":
             raise at_field("power.mode", f"{p.mode} works with the fifo, sjf and backfill policies, not conservative")
     if p.mode == "capping":
-        low = p.capping.floor * g.busy_w
-        if low < g.idle_w:
-            raise at_field(
-                "power.capping.training[0]", f"the lowest limit, {p.capping.floor:g} x busy_w = {low:g} W, is below "
-                f"the idle draw of {gpu_type} ({g.idle_w:g} W)"
-            )
+        for name in types:
+            t = p.gpu_types[name]
+            low = p.capping.floor * t.busy_w
+            if low < t.idle_w:
+                raise at_field(
+                    "power.capping.training[0]", f"the lowest limit, {p.capping.floor:g} x busy_w = {low:g} W, is "
+                    f"below the idle draw of {name} ({t.idle_w:g} W)"
+                )

@@ -212,6 +212,22 @@ class SupplyConfig(Frozen):
             return (when - self.start_date).days * DAY
         return float(when)
 
+    def delivered_type(self, order: OrderConfig, own: str) -> str | None:
+        """The GPU type ``order`` gets (``own``: the cluster's type, its default): the type it
+        names if still orderable at its time, else that type's ``substitute`` if orderable,
+        else None (refused). ``engine.supply`` applies the same rule."""
+        at = self.seconds(order.at)
+
+        def orderable(name: str) -> bool:
+            until = self.gpu_types[name].orderable_until
+            return until is None or at < self.seconds(until)
+
+        wanted = order.gpu_type or own
+        if orderable(wanted):
+            return wanted
+        sub = self.gpu_types[wanted].substitute
+        return sub if sub is not None and orderable(sub) else None
+
     def _times(self):
         """Every time field, as (path, value, is an order time)."""
         for name, t in self.gpu_types.items():

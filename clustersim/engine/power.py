@@ -1,12 +1,19 @@
 """Power as an engine component: the fleet's draw by state, PUE, the facility cap, and what
 the cap does (config: ``clustersim.config.power``; the modes: ``engine.power_modes``).
 
-IT power at any time (one GPU type, no supply section):
+IT power at any time (no supply section):
 
     busy training GPUs x busy_w + replica GPUs x inference_w + idle GPUs x idle_w
     + nodes in service x node_w + nodes out of service x down_node_w
 
-less, under ``capping``, the watts shed by power-capped training GPUs (``power_shed_w``);
+With a supply section (``_it_power_pools``) the same sum is taken per owned pool at its GPU
+type's powers (replicas run on pool 0), plus GPUs in the ``burn_in`` stage (delivered, not yet in
+service, acceptance repairs included) x the burn-in GPU draw + their nodes x ``node_w`` (busy:
+``busy_w``; idle: ``idle_w``; off: nothing; ``config.power.burn_in_state``); rented pools are
+off-site and left out. Every stage change asks for a pass, so a row is recorded at each
+delivery and acceptance. Down nodes of a pool are its nodes in service less its up nodes.
+
+Under ``capping`` the watts shed by power-capped training GPUs (``power_shed_w``) come off;
 facility power = PUE(t) x IT power. Both are recorded, in whole watts, with every
 timeseries row (``it_power_w``, ``facility_power_w``, and ``power_cap_w`` when there is a
 cap; ``power_held_jobs``: queued jobs the gate has refused since they were queued). The
@@ -29,6 +36,7 @@ from bisect import bisect_right
 import numpy as np
 
 from clustersim.engine.component import Component
+from clustersim.engine.power_gate import static_profile
 from clustersim.engine.power_modes import build_mode, throttle
 from clustersim.results.summary import clean, step_integral
 
@@ -52,6 +60,8 @@ class Power(Component):
         self.scenario = scenario
         self.cfg = cfg = scenario.power
         self.gpu = cfg.gpu_types[scenario.cluster.gpu_type]
+        self.supply = None  # the supply component, when the fleet grows (``attach``)
+        self.stages = 0  # bumped when the supply stages change (a delivery, an acceptance)
         self.capped = cfg.cap_mw is not None or bool(cfg.windows)
         self.mode = build_mode(cfg.mode, self)
         self.level_columns = ("it_power_w", "facility_power_w") + (("power_cap_w",) if self.capped else ()) + (
@@ -65,6 +75,14 @@ class Power(Component):
         self.per = cluster.gpus_per_node
         self.inference = engine.part(_inference_type()) if self.scenario.services else None
         self.node_idle = self.per * gpu.idle_w + gpu.node_w
+        # per pool: its type's power (None: rented, off-site) and what one node draws at most
+        # without a job (in service) and in burn-in (config.power.node_draws)
+        self.static_steps: list[float] = []  # times after 0 where the static draw changes
+        if self.scenario.supply is not None:
+            self._attach_supply(engine)
+        else:
+            self.pool_gpu = [gpu] * len(cluster.pools)
+            self._static = None  # static_w(), when a gate first asks
         # the calendar: segments [bounds[i], bounds[i+1]) of constant PUE and cap
         horizon = self.scenario.horizon
         times = {0.0}
@@ -93,6 +111,53 @@ class Power(Component):
             static += svc.autoscale.max_replicas * svc.gpus_per_replica * (gpu.replica_w - gpu.idle_w)
         return static
 
+    def static_at(self, t: float) -> float:
+        """The static IT watts the gate books at ``t`` (now or later): ``static_w`` without a
+        supply section; with one, a step function over the order plans (``_attach_supply``)."""
+        if not self.static_steps:
+            if self._static is None:
+                self._static = self.static_w()
+            return self._static
+        return self._static_vals[bisect_right(self.static_steps, t)] - self._left_w
+
+    def pool_d(self, per_gpu) -> list[float]:
+        """Per pool, the watts one started GPU adds (``per_gpu(GpuPower)``); 0 on rented pools."""
+        return [0.0 if g is None else per_gpu(g) for g in self.pool_gpu]
+
+    # --------------------------------------------------------------------------- supply
+
+    def _attach_supply(self, engine) -> None:
+        """The fleet grows by deliveries (``engine.supply``): per pool power (rented pools: None,
+        off-site), burn-in draws, and the gate's static draw as a step function of time."""
+        from clustersim.config.power import burn_in_state
+        from clustersim.engine.supply import Supply
+
+        cfg, cluster = self.cfg, self.cluster
+        supply = self.supply = engine.part(Supply)
+        supply.on_stage = self._stage_changed
+        state = burn_in_state(self.scenario)
+        self.pool_gpu = [None if p.index in supply.rental_pools else cfg.gpu_types[p.gpu_type] for p in cluster.pools]
+        # per GPU and per node in burn-in (busy: stress tests at busy_w; idle; off)
+        self.burn_w = [None if g is None else {"busy": (g.busy_w, g.node_w), "idle": (g.idle_w, g.node_w),
+                                               "off": (0.0, 0.0)}[state] for g in self.pool_gpu]
+        replicas = sum(v.autoscale.max_replicas * v.gpus_per_replica for v in self.scenario.services or ()
+                       if v.autoscale.max_replicas is not None)  # (None: mode account, no gate asks)
+        extra = replicas * (self.gpu.replica_w - self.gpu.idle_w)
+        self._service_w, times, self._static_vals = static_profile(self, supply, state, extra)
+        self._static = self._static_vals[0]
+        self._left_w = 0.0  # static watts of owned nodes retired so far
+        self.static_steps = times if times else [math.inf]  # non-empty: the step function is used
+
+    def _stage_changed(self) -> None:
+        """A delivery, acceptance or repair moved nodes between stages: a row at the new draw."""
+        self.stages += 1
+        self.engine.request_pass(changed=False)
+
+    def node_left(self, node: int) -> None:
+        """A node left service for good: the gate books its draw no more."""
+        if self.supply is not None:
+            self._left_w += self._service_w[self.cluster.pool_of[node]]
+
     # --------------------------------------------------------------------------- calendar
 
     def _boundary(self, _event) -> None:
@@ -109,11 +174,36 @@ class Power(Component):
 
     def it_power(self) -> float:
         """IT watts with every busy GPU at full power."""
+        if self.supply is not None:
+            return self._it_power_pools()
         c, gpu = self.cluster, self.gpu
         replica = self.inference.gpus if self.inference is not None else 0
         idle = c.up_gpus - c.busy_gpus
         return ((c.busy_gpus - replica) * gpu.busy_w + replica * gpu.replica_w + idle * gpu.idle_w
                 + (c.up_gpus // self.per) * gpu.node_w + c.down_nodes * self.cfg.down_node_w)
+
+    def _it_power_pools(self) -> float:
+        """IT watts with a supply section: the sum over owned pools of busy, replica (pool 0),
+        idle, per-node, down and burn-in draws; rented pools are off-site and draw nothing here."""
+        from clustersim.engine.supply import BURN_IN
+
+        c = self.cluster
+        stage = self.supply.stage
+        down_w = self.cfg.down_node_w
+        total = 0.0
+        for p in c.pools:
+            g = self.pool_gpu[p.index]
+            if g is None:
+                continue
+            per = p.gpus_per_node
+            replica = self.inference.gpus if p.index == 0 and self.inference is not None else 0
+            up = p.up_nodes * per
+            burn = stage[p.index][BURN_IN]
+            burn_g, burn_n = self.burn_w[p.index]
+            total += ((p.busy_gpus - replica) * g.busy_w + replica * g.replica_w + (up - p.busy_gpus) * g.idle_w
+                      + p.up_nodes * g.node_w + (len(p.nodes) - p.up_nodes) * down_w
+                      + burn * burn_g + burn // per * burn_n)
+        return total
 
     def levels(self) -> tuple:
         i = self.segment(self.env.now)
@@ -138,7 +228,11 @@ class Power(Component):
         out = summarize_power(jobs, timeseries, horizon=s.horizon, warmup=s.warmup,
                               price_per_kwh=self.cfg.price_per_kwh)
         out.update(self.mode.summary(jobs, timeseries))
-        return {"power": clean(out)}
+        keys = {"power": clean(out)}
+        if self.supply is not None:  # the supply summary's energy becomes this model's
+            kwh = out["energy_kwh"]
+            keys.update(energy_kwh=kwh, energy_kwh_per_day=kwh / (s.horizon / 86400.0), energy_cost=out["energy_cost"])
+        return keys
 
 
 class CappedPower(Power):
@@ -176,7 +270,7 @@ class CappedPower(Power):
     # ------------------------------------------------------------------- the allocation
 
     def levels(self) -> tuple:
-        key = (self.cluster.changes, self.segment(self.env.now))
+        key = (self.cluster.changes, self.segment(self.env.now), self.stages)
         if key != self._key and not self._pending:
             self._pending = True
             self.engine.call_at(self.env.now, self._rebalance)
@@ -189,11 +283,13 @@ class CappedPower(Power):
         self._pending = False
         now = self.env.now
         i = self.segment(now)
-        self._key = (self.cluster.changes, i)
+        self._key = (self.cluster.changes, i, self.stages)
         pue = self.seg_pue[i]
         excess = self.it_power() - (self.seg_cap[i] - max(MARGIN_W, pue + 0.5)) / pue
-        running = [(j, j.spec.num_gpus, j.seq) for j in self.engine.running]
-        want = throttle(running, excess, self.gpu.busy_w, self.mode.floor, self.cfg.capping.order)
+        gpus = self.pool_gpu  # rented pools (None) are off-site: their jobs never throttle
+        running = [(j, j.spec.num_gpus, j.seq, gpus[j.pool].busy_w) for j in self.engine.running
+                   if gpus[j.pool] is not None]
+        want = throttle(running, excess, self.mode.floor, self.cfg.capping.order)
         changed = [j for j in set(self.frac) | set(want) if self.frac.get(j) != want.get(j)]
         if not changed:
             return
@@ -206,7 +302,7 @@ class CappedPower(Power):
     def _set(self, job, f: float | None) -> None:
         """Give ``job`` limit ``f`` (None: full power) and keep the books."""
         now = self.env.now
-        busy_w = self.gpu.busy_w
+        busy_w = self.pool_gpu[job.pool].busy_w
         g = job.spec.num_gpus
         old = self.frac.pop(job, None)
         if old is not None:

@@ -75,8 +75,7 @@ class Admission(Mode):
 
     def attach(self) -> None:
         p = self.power
-        gpu = p.gpu
-        self.gate = Gate(p, p.static_w(), gpu.busy_w - gpu.idle_w, 1.0, _expected_end)
+        self.gate = Gate(p, p.pool_d(lambda g: g.busy_w - g.idle_w), 1.0, _expected_end)
         p.cluster.power = self.gate
 
     def boundary(self) -> None:
@@ -108,8 +107,8 @@ class Capping(Admission):
 
     def attach(self) -> None:
         p = self.power
-        gpu = p.gpu
-        self.gate = Gate(p, p.static_w(), self.floor * gpu.busy_w - gpu.idle_w, self.floor_speed, self.latest.get)
+        floor = self.floor
+        self.gate = Gate(p, p.pool_d(lambda g: floor * g.busy_w - g.idle_w), self.floor_speed, self.latest.get)
         p.cluster.power = self.gate
 
     def started(self, job, wall: float) -> None:
@@ -140,18 +139,19 @@ def _expected_end(job) -> float:
     return job.expected_end_s
 
 
-def throttle(jobs, excess_w: float, busy_w: float, floor: float, order: str) -> dict:
-    """Power limits (fractions of ``busy_w``) that shed ``excess_w`` watts: ``jobs`` is a list
-    of (key, GPUs, seq); returns {key: fraction} for the jobs below full power."""
+def throttle(jobs, excess_w: float, floor: float, order: str) -> dict:
+    """Power limits (fractions of each job's ``busy_w``) that shed ``excess_w`` watts: ``jobs``
+    is a list of (key, GPUs, seq, busy_w of its pool); returns {key: fraction} for the jobs
+    below full power."""
     if excess_w <= 0 or not jobs:
         return {}
     if order == "even":
-        total = sum(g for _, g, _ in jobs) * busy_w
+        total = sum(g * busy_w for _, g, _, busy_w in jobs)
         f = max(floor, 1.0 - excess_w / total)
-        return {key: f for key, _, _ in jobs}
+        return {key: f for key, _, _, _ in jobs}
     sign = 1 if order == "smallest_first" else -1
     out = {}
-    for key, g, _seq in sorted(jobs, key=lambda j: (sign * j[1], -j[2])):
+    for key, g, _seq, busy_w in sorted(jobs, key=lambda j: (sign * j[1], -j[2])):
         room = g * busy_w * (1.0 - floor)
         if excess_w >= room:
             out[key] = floor

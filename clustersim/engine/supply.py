@@ -127,6 +127,7 @@ class Supply(Component):
         self.stage[0][IN_SERVICE] = self.initial_gpus
         self._rented: dict[int, list[int]] = {}  # rental index -> its node ids
         self._retire_why: dict[int, str] = {}  # node -> event kind when it leaves
+        self.on_stage = None  # told after every change of the stages (the power model's hook)
         cluster.on_retired = self._left
         engine.recorder.stage_columns(self.stage_names())
         self._record()
@@ -362,15 +363,15 @@ class Supply(Component):
         if self.cluster.typed:
             row += tuple(v for st in self.stage for v in st)
         self.engine.recorder.stage(self.env.now, row)
+        if self.on_stage is not None:
+            self.on_stage()
 
     def events(self) -> list[tuple]:
         return self.rows
 
     def summary(self, jobs, timeseries, events, tables) -> dict:
-        s = self.scenario
-        return summarize_supply(
-            jobs, timeseries, events, self.summary_inputs(s), horizon=s.horizon, warmup=s.warmup
-        )
+        s = self.scenario  # (with a power section, its energy replaces these energy keys)
+        return summarize_supply(jobs, timeseries, events, self.summary_inputs(s), horizon=s.horizon, warmup=s.warmup)
 
     def summary_inputs(self, scenario: Scenario) -> dict:
         """Everything the cost and energy summary needs besides the run's tables."""

@@ -90,13 +90,13 @@ def test_the_gate_holds_a_job_that_would_not_fit_even_at_the_lowest_limit():
 
 
 def test_throttle_orders_by_hand():
-    jobs = [("s", 1, 5), ("m", 8, 3), ("m2", 8, 4), ("l", 64, 1)]
+    jobs = [("s", 1, 5, 400), ("m", 8, 3, 400), ("m2", 8, 4, 400), ("l", 64, 1, 400)]
     # 400 W busy, floor 0.5: room 200 W per GPU. Excess 2,000 W, smallest first: s sheds 200
     # (floor), m2 (newer of the 8s) 1,600 (floor), m the last 200: 1 - 200 / 3,200.
-    assert throttle(jobs, 2000, 400, 0.5, "smallest_first") == {"s": 0.5, "m2": 0.5, "m": 1 - 200 / 3200}
-    assert throttle(jobs, 2000, 400, 0.5, "largest_first") == {"l": 1 - 2000 / (64 * 400)}
-    assert throttle(jobs, 2000, 400, 0.5, "even") == {k: 1 - 2000 / (81 * 400) for k in ("s", "m", "m2", "l")}
-    assert throttle(jobs, 0, 400, 0.5, "even") == {}
+    assert throttle(jobs, 2000, 0.5, "smallest_first") == {"s": 0.5, "m2": 0.5, "m": 1 - 200 / 3200}
+    assert throttle(jobs, 2000, 0.5, "largest_first") == {"l": 1 - 2000 / (64 * 400)}
+    assert throttle(jobs, 2000, 0.5, "even") == {k: 1 - 2000 / (81 * 400) for k in ("s", "m", "m2", "l")}
+    assert throttle(jobs, 0, 0.5, "even") == {}
 
 
 def test_the_rounded_rows_stay_within_the_cap_at_a_high_pue():
@@ -107,3 +107,13 @@ def test_the_rounded_rows_stay_within_the_cap_at_a_high_pue():
     ts = r.timeseries
     assert ts["throttled_gpus"].max() > 0
     assert (ts["facility_power_w"] <= ts["power_cap_w"]).all()
+
+
+def test_throttle_uses_each_jobs_own_busy_power():
+    # an H100 job (700 W a GPU) and an A100 job (400 W): room at the floor 0.5 is 350 and 200 W
+    # a GPU. Even: one limit for both, 1 - 880 / (1 x 700 + 8 x 400). Smallest first (the
+    # 1-GPU H100 job first): it sheds 350 W at the floor, the A100 job the other 530 W.
+    jobs = [("h", 1, 2, 700), ("a", 8, 1, 400)]
+    assert throttle(jobs, 880, 0.5, "even") == {"h": 1 - 880 / 3900, "a": 1 - 880 / 3900}
+    assert throttle(jobs, 880, 0.5, "smallest_first") == {"h": 0.5, "a": 1 - 530 / 3200}
+    assert throttle(jobs, 880, 0.5, "largest_first") == {"a": 1 - 880 / 3200}

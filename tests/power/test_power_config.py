@@ -85,8 +85,69 @@ def test_good_power_input_and_defaults():
 
 @pytest.mark.parametrize(("change", "text"), [
     ({"scheduler": {"policy": "conservative"}}, "not conservative"),
-    ({"supply": {}}, "not supported yet"),
 ])
 def test_unsupported_combinations_are_refused(change, text):
     with pytest.raises(ScenarioError, match=text):
         scenario_from_dict({**_scenario({}), **change})
+
+
+# With a supply section: 10 A100 nodes at time 0 (idle 2,180 W each) and an order of 4 H100
+# nodes (idle 8 x 80 + 2,300 = 2,940 W; in burn-in, busy: 8 x 700 + 2,300 = 7,900 W).
+SUPPLY = {"orders": [{"at": "1d", "nodes": 4, "gpu_type": "H100", "lead_time": "2d", "burn_in": "1d"}]}
+FLEET_BURN = 10 * 2180 + 4 * 7900  # every ordered node counted at its burn-in draw (busy)
+FLEET_IDLE = 10 * 2180 + 4 * 2940
+
+
+SUPPLY_CASES = [
+    ("type an order delivers has no power", {"gpu_types": {"A100": {"idle_w": 60, "busy_w": 400}}}, {},
+     "power.gpu_types", "no power given for GPU type 'H100' (supply.orders[0].gpu_type)"),
+    ("substitute delivered instead", {"start_date": "2023-01-01", "gpu_types": {"A100": {"idle_w": 60, "busy_w": 400},
+                                                                                  "H800": {"idle_w": 80, "busy_w": 700}}},
+     {"start_date": "2023-01-01", "gpu_types": {"A100": {}, "H800": {"orderable_until": "2023-10-17", "substitute": "H100"},
+                                                "H100": {"speed": 2.5}},
+      "orders": [{"at": "2023-11-01", "nodes": 4, "gpu_type": "H800", "lead_time": "2d"}]},
+     "power.gpu_types", "no power given for GPU type 'H100' (supply.orders[0].gpu_type)"),
+    ("cap below the delivered fleet, burn-in busy", {"cap_mw": (FLEET_BURN - 1) / 1e6, "pue": 1.0}, {},
+     "power.cap_mw", "below the idle fleet's draw"),
+    ("cap below the delivered fleet idle", {"cap_mw": (FLEET_IDLE - 1) / 1e6, "pue": 1.0, "burn_in": "idle"}, {},
+     "power.cap_mw", "14 nodes at full delivery, idle"),
+    ("window below the delivered fleet", {"pue": 1.0, "burn_in": "off", "cap_mw": 1.0,
+                                          "windows": [{"months": [2], "cap_mw": (FLEET_IDLE - 1) / 1e6}]}, {},
+     "power.windows[0].cap_mw", "below the idle fleet's draw"),
+    ("two calendars", {"start_date": "2024-07-01"}, {"start_date": "2024-01-01"},
+     "power.start_date", "differs from supply.start_date"),
+]
+
+
+def _supply_scenario(power: dict, supply: dict) -> dict:
+    data = copy.deepcopy(BASE)
+    data["power"].update(power)
+    data["supply"] = {**copy.deepcopy(SUPPLY), **supply}
+    return data
+
+
+@pytest.mark.parametrize(("name", "power", "supply", "path", "text"), SUPPLY_CASES, ids=[c[0] for c in SUPPLY_CASES])
+def test_bad_power_with_supply_names_the_field(name, power, supply, path, text, tmp_path):
+    data = _supply_scenario(power, supply)
+    with pytest.raises(ScenarioError) as err:
+        scenario_from_dict(data)
+    message = " ".join(str(err.value).split())
+    assert text in message and path in message, message
+    file = tmp_path / "s.yaml"
+    file.write_text(yaml.safe_dump(data, default_flow_style=False))
+    result = CliRunner().invoke(app, ["validate", str(file)])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert text in " ".join(result.output.split()), result.output
+
+
+def test_the_delivered_fleet_at_the_cap_is_accepted():
+    # exactly the bound: every node at full delivery, the ordered ones at their burn-in draw
+    scenario_from_dict(_supply_scenario({"cap_mw": FLEET_BURN / 1e6, "pue": 1.0}, {}))
+    sc = scenario_from_dict(_supply_scenario({"cap_mw": FLEET_IDLE / 1e6, "pue": 1.0, "burn_in": "off"}, {}))
+    assert sc.power.burn_in == "off"
+    # rented capacity is off-site: its type needs no power entry and adds nothing to the bound
+    rented = {"rental": {"gpus": 800, "gpu_type": "domestic", "from": "2d"}}
+    scenario_from_dict(_supply_scenario({"cap_mw": FLEET_BURN / 1e6, "pue": 1.0,
+                                         "gpu_types": {"A100": {"idle_w": 60, "busy_w": 400, "node_w": 1700},
+                                                       "H100": {"idle_w": 80, "busy_w": 700, "node_w": 2300}}},
+                                        rented))

@@ -28,3 +28,22 @@ def test_the_power_section_shows_capping(tmp_path):
     assert "Under `capping`" in section
     png = (tmp_path / "figures" / "power.png").read_bytes()
     assert png.startswith(PNG_MAGIC)
+
+
+def test_the_report_of_a_growing_fleet_under_a_cap(tmp_path):
+    # supply + power: both sections render; the supply section's energy is the power model's
+    from test_power_supply import H, order
+    from test_power_supply import scenario as supply_scenario
+
+    sc = supply_scenario(orders=[order(2, "B")], power={"mode": "capping", "cap_mw": 0.03},
+                         classes=[{"name": "s", "arrival_rate_per_h": 4, "gpus": 8, "duration": "3h"}], horizon=30 * H)
+    result = run(sc, seed=1)
+    begin_run(tmp_path, sc, 1)
+    write_run(tmp_path, result)
+    report = build_report(tmp_path).read_text()
+    power = report[report.index("## Power"):]
+    kwh = result.summary["power"]["energy_kwh"]
+    assert result.summary["energy_kwh"] == kwh
+    assert f"**{kwh:,.0f} kWh**" in power
+    assert f"{kwh:,.0f} kWh (" in report[:report.index("## Power")]  # the supply section's energy row
+    assert (tmp_path / "figures" / "power.png").read_bytes().startswith(PNG_MAGIC)

@@ -77,7 +77,9 @@ def _table_rows(run: Run, supply: dict[str, Any]) -> list[list[str]]:
     for name, value in sorted(fmt.as_dict(capex.get("by_type")).items()):
         rows.append([f"by GPU type: {fmt.md_escape(name)}", _money(value)])
     kwh, per_day = fmt.number(s.get("energy_kwh")), fmt.number(s.get("energy_kwh_per_day"))
-    pue, price = fmt.number(energy.get("pue")), fmt.number(energy.get("price_per_kwh"))
+    power = fmt.as_dict(run.scenario.get("power"))  # with a power section, its energy model's
+    priced = power or energy
+    pue, price = fmt.number(priced.get("pue")), fmt.number(priced.get("price_per_kwh"))
     rows += [
         ["Rental cost", _money(s.get("rental_cost"))],
         ["Energy (facility, incl. PUE)",
