@@ -7,8 +7,8 @@ up to ``borrowing_limit`` more, and has a fair-share ``weight``. Jobs map to tea
 ``priority``), every job is in one implicit team that owns the whole cluster: no quota, no
 borrowing, no reclaim.
 
-Priorities: ``priority.classes`` maps job classes to an integer (higher first; default
-``priority.default``). A waiting job may preempt running jobs of lower priority whose class is
+Priorities: a trace's ``priority`` column (native format) where a job has one, else
+``priority.classes`` (job class -> integer, higher first), else ``priority.default``. A waiting job may preempt running jobs of lower priority whose class is
 preemptible (``workload.classes[].preemptible``; trace jobs with
 ``inference.trace_preemptible``), the same rule and victim order as inference replicas use.
 
@@ -99,8 +99,13 @@ class ReclaimConfig(Frozen):
 class PriorityConfig(Frozen):
     """Job priorities: higher runs first and may preempt lower-priority preemptible jobs."""
 
-    classes: dict[str, int] = Field(default_factory=dict, description="priority of each job class (higher first)")
-    default: int = Field(0, description="priority of jobs of classes not listed (and of trace jobs)")
+    classes: dict[str, int] = Field(
+        default_factory=dict,
+        description="priority of each job class (higher first); a trace's priority column, where given, overrides it",
+    )
+    default: int = Field(
+        0, description="priority of jobs of classes not listed (trace jobs: where their priority column is empty or absent)"
+    )
     preempt: bool = Field(
         True, description="a waiting job may preempt running lower-priority jobs of preemptible classes"
     )

@@ -15,6 +15,8 @@ are never chosen (for whole-node replicas) or count only their free and preempti
 
 from __future__ import annotations
 
+from itertools import combinations
+
 from clustersim.checkpoint import Plan, split, young_interval
 from clustersim.engine import segments
 from clustersim.model import Job
@@ -67,15 +69,20 @@ class Victims:
         jobs.sort(key=lambda j: (j.priority, self.victim_key(j, now)))
         return jobs
 
-    def borrowers(self, running, left: dict[int, int], now: float) -> list[Job]:
-        """Reclaim candidates (tenancy): running jobs of the teams in ``left`` (team -> GPUs it
-        holds above its quota), those no larger than what their team borrows first, each group
-        in victim-policy order; walking that order, a job is kept only while its team is still
-        above its quota after the ones kept before it. ``left`` is used up."""
-        jobs = sorted(
+    def ranked_borrowers(self, running, left: dict[int, int], now: float) -> list[Job]:
+        """Running jobs on pool 0 (not hung) of the teams in ``left`` (team -> GPUs it holds
+        above its quota), those no larger than what their team borrows first, each group in
+        victim-policy order: the reclaim order (tenancy)."""
+        return sorted(
             (j for j in running if j.team in left and j.pool == 0 and j.hung_since is None),
             key=lambda j: (j.spec.num_gpus > left[j.team], self.victim_key(j, now)),
         )
+
+    def borrowers(self, running, left: dict[int, int], now: float) -> list[Job]:
+        """Reclaim candidates (tenancy): the ``ranked_borrowers``; walking that order, a job is
+        kept only while its team is still above its quota after the ones kept before it.
+        ``left`` is used up."""
+        jobs = self.ranked_borrowers(running, left, now)
         order = []
         for j in jobs:
             if left[j.team] > 0:
@@ -132,6 +139,126 @@ def place(cluster, order: list[Job], g: int) -> tuple[tuple[int, ...], list[Job]
                             victims[v] = None
                     return tuple(ready), list(victims)
     return None
+
+
+def spare(cluster, found: tuple, g: int, order: list) -> tuple:
+    """Drop the victims a preemptor does not need after all (srtf, las, tenancy). ``place``
+    evicts a prefix of the candidates, up to the one that makes room, and a later, larger
+    victim may free on its own what earlier ones did (a 1,024-GPU job frees 128 nodes, the
+    8-GPU jobs walked before it one each): those would lose their work and restart in the same
+    instant in the nodes left over. Going from the last victim in ``order`` (the candidates as
+    given to ``place``, first to be evicted first) back, each one the room does not need is
+    spared; a gang then takes the fully free nodes first, then those the victims empty."""
+    nodes, out = found
+    if len(out) < 2:
+        return found
+    wanted = set(out)
+    out = [v for v in order if v in wanted]  # in eviction order
+    per = cluster.gpus_per_node
+    free, jobs_on = cluster.free, cluster.jobs_on
+    keep = list(out)
+    if g <= per:
+        node = nodes[0]
+        have = free[node] + sum(cluster.per_node(v.spec.num_gpus) for v in keep)
+        for v in reversed(out):
+            take = cluster.per_node(v.spec.num_gpus)
+            if have - take >= g:
+                have -= take
+                keep.remove(v)
+        return nodes, keep
+    need = g // per
+    up, drain = cluster.up, cluster.draining
+    ready = list(cluster.buckets[per])[:need]
+    blocked: dict[int, int] = {}  # node a victim runs on -> its jobs that are not evicted
+    for v in keep:
+        for n in v.nodes:
+            if up[n] and n not in drain:
+                blocked[n] = blocked.get(n, len(jobs_on[n])) - 1
+    emptied = sum(1 for b in blocked.values() if b == 0)
+    for v in reversed(out):
+        mine = [n for n in v.nodes if n in blocked]
+        lost = sum(1 for n in mine if blocked[n] == 0)
+        if len(ready) + emptied - lost >= need:  # the others still empty enough nodes
+            keep.remove(v)
+            emptied -= lost
+            for n in mine:
+                blocked[n] += 1
+    if len(keep) == len(out):
+        return found
+    chosen: dict[int, None] = dict.fromkeys(ready)
+    for v in keep:
+        for n in v.nodes:
+            if len(chosen) < need and blocked.get(n) == 0:
+                chosen[n] = None
+    return tuple(chosen), keep
+
+
+def reclaim(cluster, victims: Victims, running, left: dict[int, int], g: int, now: float):
+    """Nodes and victims for a job of ``g`` GPUs taking borrowed GPUs back (tenancy), or None.
+    ``left``: GPUs each borrowing team holds above its quota (a victim is taken only while its
+    team is still above it). One node: ``place_reclaim`` (the node its borrowers can free, each
+    node tried). Whole nodes: ``place`` over a prefix of the reclaim order, then ``spare``."""
+    if g <= cluster.gpus_per_node:
+        return place_reclaim(cluster, victims.ranked_borrowers(running, left, now), left, g)
+    order = victims.borrowers(running, left, now)
+    found = place(cluster, order, g)
+    return None if found is None else spare(cluster, found, g, order)
+
+
+def place_reclaim(cluster, ranked: list[Job], left: dict[int, int], g: int) -> tuple[tuple[int, ...], list[Job]] | None:
+    """One node of pool 0 for a job of ``g`` <= ``gpus_per_node`` GPUs that reclaims borrowed
+    GPUs (tenancy), and the jobs to evict; None if no node can be freed enough.
+
+    ``ranked`` are the candidates in reclaim order (``Victims.ranked_borrowers``), ``left``
+    the GPUs each of their teams holds above its quota. A set of victims is allowed if they
+    can be taken one by one, each while its team is still above its quota (for each team: its
+    victims' GPUs less its largest victim's are below what it borrows). Each node holding
+    candidates is tried on its own: the allowed sets of its candidates that bring its free
+    GPUs to ``g``, fewest victims first, then earliest in the reclaim order (its sets compared
+    as sorted rank lists). The best node wins on the same terms (ties: the first reached in
+    the reclaim order). So a node is found whenever one can be freed by allowed victims on it;
+    a walk of the global order instead spreads a team's allowance over several nodes."""
+    free, up, drain = cluster.free, cluster.up, cluster.draining
+    on: dict[int, list[tuple[int, Job]]] = {}
+    for rank, job in enumerate(ranked):
+        for node in job.nodes:
+            if up[node] and node not in drain:
+                on.setdefault(node, []).append((rank, job))
+    best, best_key = None, None
+    for node, jobs in on.items():
+        need = g - free[node]
+        gpus = [cluster.per_node(job.spec.num_gpus) for _, job in jobs]
+        if sum(gpus) < need:
+            continue
+        most = len(jobs) if best_key is None else best_key[0]
+        for size in range(1, most + 1):
+            found = None
+            for pick in combinations(range(len(jobs)), size):
+                if sum(gpus[k] for k in pick) >= need and _allowed([jobs[k][1] for k in pick], left):
+                    found = pick
+                    break
+            if found is not None:
+                key = (size, [jobs[k][0] for k in found])
+                if best_key is None or key < best_key:
+                    best, best_key = (node, [jobs[k][1] for k in found]), key
+                break
+    if best is None:
+        return None
+    node, victims = best
+    return (node,), victims
+
+
+def _allowed(victims: list[Job], left: dict[int, int]) -> bool:
+    """Whether ``victims`` can be evicted one by one, each while its team still holds more
+    than its quota (``left``: GPUs each team holds above it): per team, all but its largest
+    victim must take less than ``left``."""
+    total: dict[int, int] = {}
+    largest: dict[int, int] = {}
+    for v in victims:
+        g = v.spec.num_gpus
+        total[v.team] = total.get(v.team, 0) + g
+        largest[v.team] = max(largest.get(v.team, 0), g)
+    return all(total[t] - largest[t] < left[t] for t in total)
 
 
 def suspend(job: Job, now: float) -> float:

@@ -18,14 +18,13 @@ every scheduling pass is then, in order:
    preempts running preemptible jobs of lower priority (its own team's when there are teams),
    lowest priority first (``Victims.lower``); the first that cannot ends the step.
 
-Reclaim: the candidates are the running jobs of other teams above their quota, ordered and
-filtered by ``Victims.borrowers``; nodes and victims follow ``engine.preemption.place``, the
-rule inference replicas use. With a grace, victims run on until the deadline (one told keeps
-its deadline; the job keeps its quota share but blocks none of its team's later jobs); then
-those still running are preempted, the rest at once. A victim is requeued and loses the work
-since its last checkpoint (``preemption: requeue``) or keeps it all (``suspend``). Gang
-placement can defeat a quota: reclaim never preempts jobs within their team's quota, so free
-GPUs may be scattered; with whole-node jobs, or one GPU per node, the quota is a guarantee.
+Reclaim: victims and nodes from ``engine.preemption.reclaim``. With a grace, victims run on
+until the deadline (one told keeps its deadline; the job keeps its quota share but blocks none
+of its team's later jobs); then those still running are preempted, the rest at once. A victim
+is requeued and loses the work since its last checkpoint (``preemption: requeue``) or keeps it
+all (``suspend``). The quota is a guarantee (demand within it waits at most the grace) with
+whole-node jobs only, one GPU per node, or jobs of g GPUs on one node when sum(quotas) <=
+N * per - (N - 1) * g on N nodes of ``per`` GPUs (tests/tenancy/test_tenancy_properties.py).
 """
 
 from __future__ import annotations
@@ -35,7 +34,7 @@ from array import array
 
 from clustersim.config.tenancy import resolve_gpus, team_gpus
 from clustersim.engine.component import Component
-from clustersim.engine.preemption import Victims, class_plans, place, suspend
+from clustersim.engine.preemption import Victims, class_plans, place, reclaim, spare, suspend
 from clustersim.model import FINISHED, QUEUED
 from clustersim.results.teams import add_tenancy_columns, summarize_teams
 
@@ -125,7 +124,8 @@ class Tenancy(Component):
     def job_submitted(self, job) -> None:
         spec = job.spec
         t = job.team = self.team_of(spec)
-        p = job.priority = self._prio.get(spec.job_class, self._prio_default)
+        p = getattr(spec, "priority", None)  # a trace's priority column, where given
+        job.priority = p = self._prio.get(spec.job_class, self._prio_default) if p is None else p
         if p:
             job.prio = -p
         if self._plans:
@@ -316,8 +316,7 @@ class Tenancy(Component):
         left = {s: u - q for s, (u, q) in enumerate(zip(self.used, self.quota, strict=True)) if s != t and u > q}
         if not left:
             return None
-        order = self.victims.borrowers(self.engine.running, left, now)
-        found = place(cluster, order, job.spec.num_gpus)
+        found = reclaim(cluster, self.victims, self.engine.running, left, job.spec.num_gpus, now)
         if found is None:
             return None
         nodes, victims = found
@@ -365,7 +364,7 @@ class Tenancy(Component):
             found = place(cluster, order, job.spec.num_gpus)
             if found is None:
                 break
-            nodes, victims = found
+            nodes, victims = spare(cluster, found, job.spec.num_gpus, order)
             for v in victims:
                 self._evict(v, PRIORITY)
             queue.pop(queue.index(job))

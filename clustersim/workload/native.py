@@ -1,13 +1,19 @@
 """The native trace format: reading it (CSV or Parquet) and turning its rows into JobSpecs.
 
 A native trace has the columns ``job_id, submit_s, num_gpus, duration_s`` and optionally
-``job_class, user, gpu_type``. :func:`read_native` reads one into a (jobs, rejected) pair of
-DataFrames; :func:`trace_jobs` turns a native-schema frame (from here or from any adapter)
-into a lazy JobSpec stream. pandas and pyarrow are imported only when a file is read.
+``job_class, user, gpu_type, priority``. :func:`read_native` reads one into a (jobs, rejected)
+pair of DataFrames; :func:`trace_jobs` turns a native-schema frame (from here or from any
+adapter) into a lazy JobSpec stream. pandas and pyarrow are imported only when a file is read.
+
+``priority`` is the job's priority for tenancy (higher first), a whole number within
++-``MAX_PRIORITY``; an empty cell means "not given": the job gets its class's priority
+(``tenancy.priority``). A trace with the column yields :class:`PrioritySpec` jobs (a JobSpec
+with one more field), one without it plain JobSpecs, so traces without priorities cost nothing.
 """
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,12 +23,19 @@ from clustersim.errors import TraceError
 from clustersim.model import JobSpec
 
 NATIVE_REQUIRED = ("job_id", "submit_s", "num_gpus", "duration_s")
-NATIVE_OPTIONAL = ("job_class", "user", "gpu_type")
+NATIVE_OPTIONAL = ("job_class", "user", "gpu_type", "priority")
 
 # Plausible ranges (as for the adapters' rows): beyond them a row is refused with its line.
 MAX_GPUS = 1_000_000
 MAX_DURATION_S = 10 * 365 * 86400.0  # 10 years
 MAX_SUBMIT_S = 4_102_444_800.0  # about 130 years (the Unix time of 2100-01-01)
+MAX_PRIORITY = 2**31 - 1  # a priority is a whole number within +-MAX_PRIORITY
+
+# A trace job with a priority column: JobSpec's fields, then ``priority`` (None: not given,
+# the job's class decides). It reads as a JobSpec everywhere (same fields in the same places).
+PrioritySpec = namedtuple(
+    "PrioritySpec", (*JobSpec._fields, "priority"), defaults=(*JobSpec._field_defaults.values(), None)
+)
 
 
 def trace_jobs(frame, chunk: int = 65536) -> Iterator[JobSpec]:
@@ -38,6 +51,8 @@ def trace_jobs(frame, chunk: int = 65536) -> Iterator[JobSpec]:
     starts = frame["recorded_start_s"].to_numpy(float) if "recorded_start_s" in frame else None
     types = frame["gpu_type"].astype(str) if "gpu_type" in frame else None
     limits = frame["time_limit_s"].to_numpy(float) if "time_limit_s" in frame else None  # SWF: requested time
+    prios = frame["priority"].to_numpy(float) if "priority" in frame else None  # NaN: not given
+    make = JobSpec if prios is None else PrioritySpec
     for lo in range(0, n, chunk):
         hi = min(lo + chunk, n)
         m = hi - lo
@@ -51,10 +66,11 @@ def trace_jobs(frame, chunk: int = 65536) -> Iterator[JobSpec]:
             starts[lo:hi].tolist() if starts is not None else [float("nan")] * m,
             [t.strip() or "any" for t in types.iloc[lo:hi].tolist()] if types is not None else ["any"] * m,
             limits[lo:hi].tolist() if limits is not None else [float("nan")] * m,
+            *([[None if p != p else int(p) for p in prios[lo:hi].tolist()]] if prios is not None else []),
             strict=True,
         )
         for row in rows:
-            yield JobSpec(*row)
+            yield make(*row)
 
 
 def _rejected_frame(rows: list[tuple[int, str, str]]):
@@ -66,7 +82,8 @@ def _rejected_frame(rows: list[tuple[int, str, str]]):
 def read_native(path: str | Path, *, strict: bool = True):
     """Read a native trace (CSV or Parquet) into (jobs, rejected).
 
-    Columns: ``job_id, submit_s, num_gpus, duration_s`` and optionally ``job_class, user``.
+    Columns: ``job_id, submit_s, num_gpus, duration_s`` and optionally ``job_class, user,
+    gpu_type, priority`` (a whole number; empty: not given).
     With ``strict`` the first bad row raises ``TraceError`` naming its line (CSV: the file
     line, header = 1; Parquet: row number + 1); otherwise bad rows are returned as rejected.
     The result is sorted by submit time, then file order. A clean CSV takes a fast typed
@@ -128,6 +145,11 @@ def _read_native_fast(path: Path):
     ids = pc.utf8_trim_whitespace(table["job_id"])
     if pc.any(pc.equal(ids, "")).as_py() or pc.count_distinct(ids).as_py() != len(ids):
         return None
+    priority = None
+    if "priority" in names:
+        priority, bad = _priorities(pd.Series(table["priority"].to_pandas(), dtype="string"))
+        if bad.any():
+            return None
     frame = pd.DataFrame(
         {
             "job_id": pd.array(ids, dtype=pd.StringDtype("pyarrow")),
@@ -139,6 +161,8 @@ def _read_native_fast(path: Path):
             "gpu_type": pd.array(table["gpu_type"], dtype=pd.StringDtype("pyarrow")) if "gpu_type" in names else "any",
         }
     )
+    if priority is not None:
+        frame["priority"] = priority
     if not np.all(np.diff(frame["submit_s"].to_numpy()) >= 0):
         frame = frame.sort_values("submit_s", kind="stable", ignore_index=True)
     return frame
@@ -192,6 +216,11 @@ def _read_native_careful(path: Path, is_parquet: bool, strict: bool):
         flag(numbers["duration_s"] > MAX_DURATION_S, f"duration_s out of range (at most {MAX_DURATION_S:,.0f} s = 10 years)")
     dup = ids.duplicated(keep="first").to_numpy() & (bad_reason == "")
     flag(dup, "duplicate job_id")
+    priority = None
+    if "priority" in raw:
+        priority, bad_prio = _priorities(raw["priority"].astype("string"))
+        flag(bad_prio == 1, "priority must be a whole number (or empty: the class's priority)")
+        flag(bad_prio == 2, f"priority out of range (at most {MAX_PRIORITY:,} either side of 0)")
     bad = bad_reason != ""
     if bad.any():
         first = int(np.argmax(bad))
@@ -215,8 +244,26 @@ def _read_native_careful(path: Path, is_parquet: bool, strict: bool):
             "gpu_type": (raw["gpu_type"].astype(str).str.strip().to_numpy()[keep] if "gpu_type" in raw else "any"),
         }
     )
+    if priority is not None:
+        frame["priority"] = priority[keep]
     frame = frame.sort_values("submit_s", kind="stable", ignore_index=True)
     return frame, rejected
+
+
+def _priorities(text):
+    """Priorities of a ``priority`` column (strings): float values (NaN where empty: not given)
+    and a problem code per row (0 fine, 1 not a whole number, 2 out of range)."""
+    import pandas as pd
+
+    text = text.str.strip()
+    empty = (text.isna() | (text == "")).to_numpy()
+    values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    bad = np.zeros(len(values), dtype=np.int8)
+    with np.errstate(invalid="ignore"):
+        bad[~empty & (~np.isfinite(values) | (values != np.round(values)))] = 1
+        bad[(bad == 0) & ~empty & (np.abs(values) > MAX_PRIORITY)] = 2
+    values[empty] = np.nan
+    return values, bad
 
 
 def _csv_line_numbers(path: Path, rows: int) -> np.ndarray:

@@ -8,8 +8,9 @@ the rank of a running job now (``rank``); smaller ranks first. One pass, at one 
 1. Walk the queued jobs in rank order. A job that fits starts (placement as usual).
 2. One that does not fit looks at the running jobs ranked strictly below it (not hung, on the
    shared pool), lowest-ranked first, and takes the nodes that evicting a prefix of them would
-   free (``engine.preemption.place``, the rule every preemptor here uses). Those victims are
-   evicted (``engine.evict``: they lose the work since their last checkpoint, like any
+   free (``engine.preemption.place``, the rule every preemptor here uses), less those a later
+   victim makes needless (``engine.preemption.spare``: highest-ranked first, a victim whose eviction the room
+   does not need keeps running). Those victims are evicted (``engine.evict``: they lose the work since their last checkpoint, like any
    preemption, and are requeued at their rank; ``preemption: suspend`` keeps all their work)
    and the job starts.
 3. A job that can neither fit nor preempt is skipped: later, lower-ranked jobs may still start
@@ -32,7 +33,7 @@ from __future__ import annotations
 from clustersim.config.base import split_field_tag
 from clustersim.config.scheduler import check_scheduler
 from clustersim.engine.component import Component
-from clustersim.engine.preemption import class_plans, place, suspend
+from clustersim.engine.preemption import class_plans, place, spare, suspend
 from clustersim.errors import ScenarioError
 from clustersim.model import Job
 
@@ -140,7 +141,7 @@ class Preemptive:
             if found is None or (gate is not None and not gate.admits(job, 0)):
                 no_room = min(no_room, g)
                 continue
-            nodes, out = found
+            nodes, out = spare(cluster, found, g, victims[:n])
             for v in out:
                 self.preempt(v)
             queue.pop(queue.index(job))

@@ -15,7 +15,8 @@ recorded_start_s    ``scheduled_time``
 duration_s          ``deletion_time - scheduled_time`` (time the pod held its GPUs)
 num_gpus            ``num_gpu``; a GPU-sharing pod (``num_gpu`` = 1 with
                     ``gpu_milli`` < 1000) is rounded up to one whole GPU
-job_class           ``qos`` (LS, BE, Burstable, Guaranteed)
+job_class           ``qos`` (LS, BE, Burstable, Guaranteed): the trace's priority class;
+                    ``tenancy.priority.classes`` gives each a number
 user                ``""`` (the trace has no user column)
 ==================  ===========================================================
 
