@@ -8,6 +8,7 @@ caller builds many reports) and does not switch the backend of a caller that has
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import io
 from typing import Any
@@ -53,17 +54,38 @@ WAIT_TICKS = [
 ]
 
 
+DRAWERS: contextvars.ContextVar[Any] = contextvars.ContextVar("DRAWERS", default=None)
+"""Worker processes that draw for this context (``figures.workers.Drawers``); None: draw here."""
+
+
+def draw_here(func, args, kwargs):
+    """Call the drawing function ``func`` in this process, with ``STYLE`` in force."""
+    import matplotlib
+
+    with matplotlib.rc_context(STYLE):
+        return func(*args, **kwargs)
+
+
 def styled(func):
-    """Run a drawing function with ``STYLE`` in force for every artist, tick and save."""
+    """Run a drawing function with ``STYLE`` in force for every artist, tick and save; inside
+    ``Drawers.turn()`` the call is handed to one of its worker processes."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        import matplotlib
-
-        with matplotlib.rc_context(STYLE):
-            return func(*args, **kwargs)
+        drawers = DRAWERS.get()
+        if drawers is not None:
+            return drawers.draw(func, args, kwargs)
+        return draw_here(func, args, kwargs)
 
     return wrapper
+
+
+def load_drawing_modules() -> None:
+    """Import what drawing and saving a figure needs: matplotlib's figure, the Agg canvas and
+    the PNG writer (a drawing worker does this first, while its caller reads the run)."""
+    import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
+    from PIL import PngImagePlugin  # noqa: F401
 
 
 def new_figure(nrows: int = 1):
