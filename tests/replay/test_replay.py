@@ -137,8 +137,8 @@ def test_the_report_counts_rejected_rows_by_reason_and_shows_the_adapter_notes(t
 
 
 def test_a_run_without_a_trace_has_no_trace_section(tmp_path):
-    from clustersim.report.sections.trace import trace_section
     from clustersim.report.model import Run
+    from clustersim.report.sections.trace import trace_section
 
     assert trace_section(Run(tmp_path, {}, {"jobs": {}}, None, None)) is None
 

@@ -11,7 +11,6 @@ import math
 from datetime import UTC
 from pathlib import Path
 
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 
