@@ -218,6 +218,9 @@ class Power(Component):
     def job_started(self, job, wall: float) -> None:
         self.mode.started(job, wall)
 
+    def job_ended(self, job) -> None:
+        self.mode.ended(job)
+
     # --------------------------------------------------------------------------- horizon
 
     def job_columns(self, jobs):
@@ -262,7 +265,7 @@ class CappedPower(Power):
         return self.speed_of(job)
 
     def job_ended(self, job) -> None:
-        self.mode.latest.pop(job, None)
+        self.mode.ended(job)
         if job in self.frac:
             self._account()
             self._set(job, None)

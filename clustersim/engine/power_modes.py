@@ -25,6 +25,13 @@ after that instant's scheduling pass; each job whose limit changes is re-timed t
 core's ``engine.respeed`` (work so far kept, completion rescheduled exactly), and the pass
 that follows records the row. The gate guarantees the excess can always be shed, so the cap
 is never exceeded.
+
+Runs that can slow down after they start (fail-slow nodes, ``failures.slow``; a topology whose
+gangs may span domains at a speed penalty, where the span is known only once placed) are
+booked at the slowest speed they can fall to (``worst_speed``): each run's booking then bounds
+its true end, whatever episodes come, as the guarantee needs (a job admitted beside a booking
+that ended too early could overlap it in a lower cap window, where admission cannot shed power
+and capping is already at its floor). Without either, bookings are as above.
 """
 
 from __future__ import annotations
@@ -57,6 +64,9 @@ class Mode:
     def started(self, job, wall: float) -> None:
         pass
 
+    def ended(self, job) -> None:
+        pass
+
     def job_columns(self, jobs):
         return jobs
 
@@ -68,15 +78,44 @@ class Account(Mode):
     """Record power and energy; limit nothing."""
 
 
+def worst_speed(scenario) -> float:
+    """The lowest fraction of its pool speed a run can fall to after it is booked: the slow
+    factor of fail-slow nodes, times a spanning gang's speed at the most domains it may span
+    (1.0 when neither can happen)."""
+    worst = 1.0
+    failures = scenario.failures
+    slow = failures.slow if failures is not None else None
+    if slow is not None and slow.rate_per_1000_node_days > 0:
+        worst *= slow.factor
+    topology = scenario.cluster.topology
+    rule = topology.locality if topology is not None else None
+    if rule is not None and rule.kind == "span" and rule.penalty_per_extra_domain > 0:
+        worst /= 1.0 + rule.penalty_per_extra_domain * (rule.max_domains - 1)
+    return worst
+
+
 class Admission(Mode):
     """Start a job only if the facility stays within the cap for its whole expected run."""
 
     columns = ("power_held_jobs",)
 
+    def __init__(self, power):
+        super().__init__(power)
+        self.worst = worst_speed(power.scenario)
+        self.booked: dict = {}  # running job -> its booked end (runs that can slow down)
+
     def attach(self) -> None:
         p = self.power
-        self.gate = Gate(p, p.pool_d(lambda g: g.busy_w - g.idle_w), 1.0, _expected_end)
+        d = p.pool_d(lambda g: g.busy_w - g.idle_w)
+        if self.worst == 1.0:
+            self.gate = Gate(p, d, 1.0, _expected_end)
+        else:
+            booked = self.booked
+            self.gate = Gate(p, d, self.worst, lambda j: booked.get(j, j.expected_end_s))
         p.cluster.power = self.gate
+
+    def ended(self, job) -> None:
+        self.booked.pop(job, None)
 
     def boundary(self) -> None:
         self.power.engine.capacity_changed()  # a higher budget may let jobs start
@@ -85,7 +124,10 @@ class Admission(Mode):
         return (len(self.gate.refused),)
 
     def started(self, job, wall: float) -> None:
-        self.gate.started(job, self.power.env.now)
+        now = self.power.env.now
+        self.gate.started(job, now)
+        if self.worst != 1.0:  # at the slowest it can fall to: its end is no later
+            self.booked[job] = now + job.run_estimate(self.power.cluster.pools[job.pool].speed * self.worst)
 
     def job_columns(self, jobs):
         jobs = jobs.copy()
@@ -108,14 +150,22 @@ class Capping(Admission):
     def attach(self) -> None:
         p = self.power
         floor = self.floor
-        self.gate = Gate(p, p.pool_d(lambda g: floor * g.busy_w - g.idle_w), self.floor_speed, self.latest.get)
+        self.gate = Gate(p, p.pool_d(lambda g: floor * g.busy_w - g.idle_w), self.floor_speed * self.worst,
+                         self.latest.get)
         p.cluster.power = self.gate
 
     def started(self, job, wall: float) -> None:
-        super().started(job, wall)
-        # the segment at the lowest limit from now: its pool speed without this mode's factor
-        base = job.speed / self.power.speed_of(job)
+        self.gate.started(job, self.power.env.now)
+        # the segment at the lowest limit from now: its speed without this mode's factor (or,
+        # when runs can slow down, the slowest its pool can give it)
+        if self.worst == 1.0:
+            base = job.speed / self.power.speed_of(job)
+        else:
+            base = self.power.cluster.pools[job.pool].speed * self.worst
         self.latest[job] = self.power.env.now + job.run_estimate(base * self.floor_speed)
+
+    def ended(self, job) -> None:
+        self.latest.pop(job, None)
 
     def job_columns(self, jobs):
         jobs = super().job_columns(jobs)
