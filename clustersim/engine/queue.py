@@ -2,6 +2,12 @@
 
 Arrival-ordered policies append in O(1); other keys insert by bisection. A requeued job
 (after a failure or preemption) goes back to the place its key gives it.
+
+Taking the head (``popleft``, what FIFO does at every start) is O(1) too: the taken jobs stay
+at the front of the lists, behind ``_head``, until half the lists are taken, then go in one
+slice. Deleting them one at a time would move the whole queue in memory at every start, a cost
+that grows with the queue (an overloaded run keeps tens of thousands queued). ``jobs`` drops the
+taken front first, so callers always see exactly the queued jobs.
 """
 
 from __future__ import annotations
@@ -11,40 +17,78 @@ from collections.abc import Callable
 
 from clustersim.model import Job
 
+COMPACT_AT = 64  # taken jobs kept at the front before a slice may drop them
+
 
 class JobQueue:
-    __slots__ = ("_key", "_keys", "jobs", "gpus")
+    __slots__ = ("_key", "_keys", "_jobs", "_head", "gpus")
 
     def __init__(self, key: Callable[[Job], tuple]):
         self._key = key
         self._keys: list[tuple] = []
-        self.jobs: list[Job] = []  # read-only for callers; sorted by key
+        self._jobs: list[Job] = []  # sorted by key; the first ``_head`` are taken
+        self._head = 0
         self.gpus = 0  # GPUs requested by queued jobs
 
+    @property
+    def jobs(self) -> list[Job]:
+        """The queued jobs in key order (read-only for callers)."""
+        if self._head:
+            self._compact()
+        return self._jobs
+
+    def _compact(self) -> None:
+        h = self._head
+        del self._jobs[:h]
+        del self._keys[:h]
+        self._head = 0
+
     def __len__(self) -> int:
-        return len(self.jobs)
+        return len(self._jobs) - self._head
 
     def __bool__(self) -> bool:
-        return bool(self.jobs)
+        return len(self._jobs) > self._head
+
+    def first(self) -> Job | None:
+        """The head of the queue, or None when it is empty."""
+        return self._jobs[self._head] if len(self._jobs) > self._head else None
 
     def push(self, job: Job) -> int:
         """Insert in key order; returns the job's index."""
         k = self._key(job)
         keys = self._keys
-        if not keys or keys[-1] <= k:
+        head = self._head
+        if len(keys) == head or keys[-1] <= k:
             keys.append(k)
-            self.jobs.append(job)
+            self._jobs.append(job)
             i = len(keys) - 1
         else:
-            i = bisect_right(keys, k)
+            i = bisect_right(keys, k, head)
             keys.insert(i, k)
-            self.jobs.insert(i, job)
+            self._jobs.insert(i, job)
         self.gpus += job.spec.num_gpus
-        return i
+        return i - head
+
+    def popleft(self) -> Job:
+        """Take the head (O(1): see the module docstring)."""
+        jobs = self._jobs
+        job = jobs[self._head]
+        self._head += 1
+        self.gpus -= job.spec.num_gpus
+        h = self._head
+        if h == len(jobs):  # empty: start the lists afresh
+            jobs.clear()
+            self._keys.clear()
+            self._head = 0
+        elif h >= COMPACT_AT and 2 * h >= len(jobs):
+            self._compact()
+        return job
 
     def pop(self, index: int = 0) -> Job:
+        if self._head:
+            self._compact()
         del self._keys[index]
-        job = self.jobs.pop(index)
+        job = self._jobs.pop(index)
         self.gpus -= job.spec.num_gpus
         return job
 
@@ -56,9 +100,11 @@ class JobQueue:
     def index(self, job: Job) -> int:
         """Position of a queued job (bisection on its key, then identity)."""
         k = self._key(job)
-        i = bisect_right(self._keys, k) - 1
-        while i >= 0 and self._keys[i] == k:
-            if self.jobs[i] is job:
-                return i
+        head = self._head
+        keys = self._keys
+        i = bisect_right(keys, k, head) - 1
+        while i >= head and keys[i] == k:
+            if self._jobs[i] is job:
+                return i - head
             i -= 1
         raise ValueError(f"{job!r} is not queued")

@@ -203,3 +203,54 @@ def test_sjf_queue_orders_by_duration_then_arrival():
     q.push(c)
     assert q.jobs == [b, d, c, a]
     assert not JobQueue(Fifo().key)
+
+
+def test_queue_taking_heads_matches_a_plain_sorted_list():
+    """``popleft`` leaves taken jobs behind a head index and drops them in slices; every other
+    operation must see exactly the queued jobs, as a plain sorted list would (random mixes of
+    pushes, heads taken, pops, lookups and removals, across several compactions)."""
+    import random
+
+    from clustersim.engine import queue as queue_module
+
+    for seed in range(30):
+        rnd = random.Random(seed)
+        q = JobQueue(ShortestFirst().key)
+        model: list[Job] = []
+        for _ in range(600):
+            op = rnd.random()
+            if op < 0.45 or not model:
+                j = job(rnd.randint(1, 8), duration=rnd.choice([1.0, 2.0, 3.0, 5.0]))
+                assert q.push(j) == sorted(model + [j], key=ShortestFirst().key).index(j)
+                model = sorted(model + [j], key=ShortestFirst().key)
+            elif op < 0.85:
+                assert q.first() is model[0]
+                assert q.popleft() is model.pop(0)
+            elif op < 0.92:
+                i = rnd.randrange(len(model))
+                assert q.index(model[i]) == i
+                assert q.pop(i) is model.pop(i)
+            else:
+                k = rnd.sample(range(len(model)), min(3, len(model)))
+                q.remove_indices(k)
+                model = [j for i, j in enumerate(model) if i not in k]
+            assert len(q) == len(model) and bool(q) == bool(model)
+            assert q.gpus == sum(j.spec.num_gpus for j in model)
+            if rnd.random() < 0.1:
+                assert q.jobs == model
+        assert q.jobs == model
+    # a long run of heads taken: slices dropped at COMPACT_AT, half, ... while arrivals go on
+    q = JobQueue(Fifo().key)
+    model = []
+    for i in range(3 * queue_module.COMPACT_AT):
+        for _ in range(2):
+            model.append(job(1))
+            q.push(model[-1])
+        assert q.popleft() is model.pop(0)
+        assert q._head < max(queue_module.COMPACT_AT, len(q) + 1)  # the taken front is bounded
+        assert len(q) == len(model) and q.first() is model[0]
+    assert q.index(model[5]) == 5 and q.jobs == model
+    q = JobQueue(Fifo().key)
+    q.push(job(1))
+    q.popleft()
+    assert q.first() is None and not q and q.jobs == []

@@ -47,19 +47,20 @@ class QueuePolicy(Protocol):
 def start_heads(queue: JobQueue, cluster: Cluster, placement: PlacementPolicy, start: StartFn) -> bool:
     """Start jobs from the head of the queue while they fit; True if any started. With several
     pools a job goes to the first of its pools (``job.pools``) that has room."""
-    jobs = queue.jobs
     started = False
     typed = cluster.typed
     gate = cluster.power  # power admission: the head also needs the power to run
-    while jobs:
-        job = jobs[0]
+    while True:
+        job = queue.first()
+        if job is None:
+            break
         if typed:
             nodes = cluster.find_job(job, placement)
         else:
             nodes = cluster.find(job.spec.num_gpus, placement.order(job.spec.num_gpus))
         if nodes is None or (gate is not None and not gate.admits(job, cluster.pool_of[nodes[0]])):
             break
-        queue.pop(0)
+        queue.popleft()
         start(job, nodes)
         started = True
     return started
