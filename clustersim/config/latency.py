@@ -233,6 +233,17 @@ class ProfileConfig(Frozen):
         """Prefill work of prompts of ``p`` tokens (beyond the iteration's fixed cost)."""
         return self.p1 * p + self.p2 * p * p
 
+    def slowed(self, speed: float) -> ProfileConfig:
+        """This profile on a replica running at ``speed`` x its throughput (power-capped,
+        ``power.capping.inference``): every iteration time divided by ``speed``, the batch and
+        KV-cache limits unchanged."""
+        times = ("iteration", "per_sequence", "per_prompt_token", "per_prompt_token_sq")
+        data: dict[str, Any] = {name: self._get(name) / speed for name in times}
+        if self.decode_table is not None:
+            data["decode_table"] = {k: v / speed for k, v in self.decode_table.items()}
+        kv = self._get("kv_tokens")
+        return ProfileConfig(**data, max_batch=self.batch, kv_tokens=kv if kv > 0 else None)
+
 
 def _percentile_target(value: Any) -> Any:
     if isinstance(value, dict) and len(value) == 1:

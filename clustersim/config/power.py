@@ -20,20 +20,9 @@ draws (lead times are random: any batches may be in burn-in together).
 Modes: ``account`` records power and energy and limits nothing; ``admission`` starts a job
 only if the facility stays within the cap for the whole of its expected run; ``capping`` lets
 jobs start when the fleet fits with every training GPU at its lowest power limit, and runs
-training GPUs power-capped (slower) whenever the full draw would pass the cap.
-
-Power-performance curve (``capping.training``: pairs of power limit as a fraction of
-``busy_w`` and relative throughput; chosen defaults, anchored at published measurements):
-(1.0, 1.0), (0.85, 0.88), (0.7, 0.75), (0.5, 0.55). Anchors: capping an H100 SXM from 700 W to
-600 W (0.86) costs transformer pretraining about 10-15% of step throughput (factryze.ai,
-"Power capping", 2025); power-capping a transformer LM's training GPUs cut energy by ~15%
-with a marginal rise in run time (McDonald et al., "Great Power, Great Responsibility",
-NAACL Findings 2022, arXiv 2205.09646), i.e. throughput falls less than power near the top
-of the range; below ~half of TDP clocks fall roughly in proportion to power. The lowest point
-is the lowest limit the model uses (0.5: above nvidia-smi's minimum limits, 100 W of 400 W on
-an A100 SXM and 200 W of 700 W on an H100 SXM). Inference replicas keep full power: POLCA
-(Patel et al., arXiv 2308.12908; ASPLOS '24) finds inference the latency-critical, lower-peak
-load that oversubscription should protect.
+training GPUs power-capped (slower) whenever the full draw would pass the cap; with an
+inference curve replicas may be capped too, and the gate books them at their lowest limit. The
+curves, their sources and the throttle order: ``config.capping``.
 """
 
 from __future__ import annotations
@@ -45,6 +34,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from clustersim.config.base import Frozen, at_field
+from clustersim.config.capping import CappingConfig
 from clustersim.config.distributions import Duration
 
 DAY = 86400.0
@@ -165,62 +155,17 @@ class CapWindow(Frozen):
         return lo < hi
 
 
-TRAINING_CURVE = ((0.5, 0.55), (0.7, 0.75), (0.85, 0.88), (1.0, 1.0))
-
-
-class CappingConfig(Frozen):
-    """How ``mode: capping`` throttles: the power-performance curve and who slows first."""
-
-    training: list[tuple[float, float]] = Field(
-        default_factory=lambda: list(TRAINING_CURVE),
-        description="power-performance curve of training GPUs: [power limit as a fraction of busy_w, relative "
-        "throughput] pairs, ascending, ending at [1, 1]; the first is the lowest limit (default: module docstring)",
-    )
-    order: Literal["smallest_first", "largest_first", "even"] = Field(
-        "smallest_first", description="which training jobs throttle first: smallest_first (the largest gangs "
-        "last, as a gang runs at its slowest GPU), largest_first, or even (every training GPU to one limit)"
-    )
-
-    @field_validator("training")
-    @classmethod
-    def _curve(cls, value):
-        if len(value) < 2:
-            raise ValueError("give at least two [power fraction, throughput] points")
-        for i, (f, s) in enumerate(value):
-            if not (0 < f <= 1 and 0 < s <= 1):
-                raise ValueError(f"point {i} {[f, s]}: power fraction and throughput are in (0, 1]")
-            if i and not (f > value[i - 1][0] and s >= value[i - 1][1]):
-                raise ValueError(f"point {i} {[f, s]}: power fractions must rise and throughput must not fall")
-        if tuple(value[-1]) != (1.0, 1.0):
-            raise ValueError(f"the last point must be [1, 1] (full power, full speed), got {list(value[-1])}")
-        return value
-
-    @property
-    def floor(self) -> float:
-        """The lowest power limit, as a fraction of busy_w."""
-        return float(self.training[0][0])
-
-    def speed(self, fraction: float) -> float:
-        """Relative throughput at a power limit of ``fraction`` x busy_w (linear between points)."""
-        pts = self.training
-        if fraction >= 1.0:
-            return 1.0
-        for (f0, s0), (f1, s1) in zip(pts, pts[1:], strict=False):
-            if fraction <= f1:
-                return s0 + (s1 - s0) * (max(fraction, f0) - f0) / (f1 - f0)
-        return 1.0
-
-
 class PowerConfig(Frozen):
     """The fleet's power draw, the facility's PUE and cap, and the enforcement mode."""
 
     mode: Literal["account", "admission", "capping"] = Field(
         "account", description="account: record power, limit nothing; admission: a job starts only if the "
-        "facility stays within the cap for its whole expected run; capping: training GPUs run power-capped "
-        "(slower) while the full draw would pass the cap, and a job starts if the fleet fits at the lowest limit"
+        "facility stays within the cap for its whole expected run; capping: training GPUs (and replicas, with "
+        "capping.inference) run power-capped (slower) while the full draw would pass the cap, and a job starts if "
+        "the fleet fits at the lowest limits"
     )
     capping: CappingConfig = Field(
-        default_factory=CappingConfig, description="the power-performance curve and throttle order (mode capping)"
+        default_factory=CappingConfig, description="the power-performance curves and throttle order (mode capping)"
     )
     gpu_types: dict[str, GpuPower] = Field(
         default_factory=power_catalogue,
@@ -263,6 +208,16 @@ class PowerConfig(Frozen):
         if self.mode != "account" and self.cap_mw is None:
             raise at_field("cap_mw", f"mode `{self.mode}` needs a cap: give cap_mw (and optionally windows)")
         return self
+
+    @property
+    def caps_inference(self) -> bool:
+        """Replicas may run power-capped: mode capping with an inference curve."""
+        return self.mode == "capping" and self.capping.inference is not None
+
+    def replica_booked_w(self, g: GpuPower) -> float:
+        """Watts the gate books per replica GPU of type ``g``: ``inference_w``, or its lowest
+        limit when replicas may run power-capped (the cap can always take them down to it)."""
+        return g.replica_w * self.capping.inference_floor if self.caps_inference else g.replica_w
 
     # ----------------------------------------------------------------------------- calendar
 
@@ -378,12 +333,14 @@ def check_power(sc) -> None:
                     f"services[{i}].autoscale.max_replicas", f"power mode `{p.mode}` books the power of every "
                     "replica a service may run (replicas keep full power and are never held): give max_replicas"
                 )
-        booked = sum(v.autoscale.max_replicas * v.gpus_per_replica for v in sc.services or ()) * (g.replica_w - g.idle_w)
+        booked = sum(v.autoscale.max_replicas * v.gpus_per_replica for v in sc.services or ()) * (
+            p.replica_booked_w(g) - g.idle_w)
+        at = "at their lowest limit" if p.caps_inference else "at full power"
         for path, cap in caps:
             if booked and cap is not None and cap * 1e6 < floor + booked * p.max_pue():
                 raise at_field(
                     path, f"{cap:g} MW does not hold the idle fleet ({floor / 1e6:.3f} MW) and every replica the "
-                    f"services may run at full power (+{booked * p.max_pue() / 1e6:.3f} MW): no training job could start"
+                    f"services may run {at} (+{booked * p.max_pue() / 1e6:.3f} MW): no training job could start"
                 )
         if sc.scheduler.policy.kind == "conservative":
             raise at_field("power.mode", f"{p.mode} works with the fifo, sjf and backfill policies, not conservative")
@@ -395,4 +352,18 @@ def check_power(sc) -> None:
                 raise at_field(
                     "power.capping.training[0]", f"the lowest limit, {p.capping.floor:g} x busy_w = {low:g} W, is "
                     f"below the idle draw of {name} ({t.idle_w:g} W)"
+                )
+            low = p.capping.inference_floor * t.replica_w
+            if p.caps_inference and low < t.idle_w:
+                raise at_field(
+                    "power.capping.inference[0]", f"the lowest limit, {p.capping.inference_floor:g} x inference_w = "
+                    f"{low:g} W, is below the idle draw of {name} ({t.idle_w:g} W)"
+                )
+    if p.caps_inference:
+        for i, svc in enumerate(sc.services or ()):
+            lat = svc.latency
+            if lat is not None and lat.request_level is not None:
+                raise at_field(
+                    f"services[{i}].latency.request_level", "request-level windows serve at full replica speed; "
+                    "with power.capping.inference replicas may run slower: leave one of the two out"
                 )

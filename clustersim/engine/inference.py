@@ -31,6 +31,16 @@ routing to them); the autoscaler replaces them (they wait and are placed at the 
 
 A service with ``latency`` (issue 19) gets predicted latency columns and summary keys, an SLO
 autoscaler (``target: slo``; ``engine.slo``) and request-level windows (``engine.windows``).
+
+Power-capped replicas (``power.capping.inference``; ``engine.replica_power``): the cap sets every
+replica to a speed s <= 1 (``respeed``). A replica then serves ``rps_per_replica x s``, its
+latency model is the profile with every iteration 1 / s as long (``ServiceLatency.at``), and the
+autoscaler sizes for that effective capacity, as one reacting to observed load would: a change
+of speed is one of its decision points. Feedback (more replicas draw more power, which may cap
+them further) ends: at a change of speed the autoscaler only adds replicas at once (at most
+``max_replicas``, which capping requires) and releases extra ones only through its cooldown
+timer, never at that instant (with no cooldown, at its next demand step or loss), so within an
+instant the placed replicas only grow in number, and they are bounded.
 """
 
 from __future__ import annotations
@@ -40,7 +50,8 @@ import math
 from clustersim.checkpoint import Plan, young_interval
 from clustersim.engine.component import Component
 from clustersim.engine.preemption import Victims
-from clustersim.engine.slo import ServiceLatency, latency_frame, latency_keys
+from clustersim.engine.service_table import service_table
+from clustersim.engine.slo import ServiceLatency, latency_keys
 from clustersim.model import REPLICA, Job, JobSpec
 from clustersim.results.recorder import add_preemptions
 from clustersim.results.summary import summarize_services
@@ -65,7 +76,7 @@ class Replica(Job):
 
 class _Service:
     __slots__ = ("cfg", "index", "name", "g", "rate", "steps", "demand", "replicas", "waiting", "ready",
-                 "low_token", "low_armed", "rows", "spec", "latency")
+                 "low_token", "low_armed", "rows", "spec", "latency", "speed")
 
     def __init__(self, cfg, index: int, stream_steps):
         self.cfg = cfg
@@ -80,15 +91,20 @@ class _Service:
         self.ready = 0
         self.low_token = 0
         self.low_armed = False
-        self.rows: list[tuple] = []  # (t, demand, ready, starting, waiting)
+        self.rows: list[tuple] = []  # (t, demand, ready, starting, waiting, speed)
         self.spec = JobSpec(None, 0.0, cfg.gpus_per_replica, INF, f"service:{cfg.name}")
         self.latency = ServiceLatency(cfg) if cfg.latency is not None else None
+        self.speed = 1.0  # share of full throughput its replicas run at (power-capped: below 1)
 
     def target(self) -> int:
+        """The replicas the autoscaler wants: sized for the capacity replicas have at their
+        current speed (a power-capped replica serves less: module docstring)."""
         a = self.cfg.autoscale
         if a.target == "slo":
-            return self.latency.replicas(self.demand * (1.0 + a.headroom), a.min_replicas, a.max_replicas)
-        return replicas_needed(self.demand, self.rate, a.headroom, a.min_replicas, a.max_replicas)
+            lat = self.latency if self.speed == 1.0 else self.latency.at(self.speed)
+            return lat.replicas(self.demand * (1.0 + a.headroom), a.min_replicas, a.max_replicas)
+        rate = self.rate if self.speed == 1.0 else self.rate * self.speed
+        return replicas_needed(self.demand, rate, a.headroom, a.min_replicas, a.max_replicas)
 
 
 class Inference(Component):
@@ -100,6 +116,8 @@ class Inference(Component):
         self.scenario = scenario
         self.streams = streams
         self.own_nodes = scenario.inference.reserved_nodes
+        power = scenario.power
+        self.capped = power is not None and power.caps_inference  # replicas may run power-capped
 
     def prepare(self, cluster) -> None:
         """The nodes reserved for inference: a pool of their own, after the shared fleet."""
@@ -174,7 +192,8 @@ class Inference(Component):
 
     def summary(self, jobs, timeseries, events, tables) -> dict:
         s = self.scenario
-        out = summarize_services(tables["services"], jobs, horizon=s.horizon, warmup=s.warmup)
+        rates = {svc.name: svc.rate for svc in self.services}
+        out = summarize_services(tables["services"], jobs, horizon=s.horizon, warmup=s.warmup, rates=rates)
         for svc in self.services:
             if svc.latency is not None and svc.name in out["services"]:
                 out["services"][svc.name].update(latency_keys(svc, self._latency.get(svc.name), s, self._windows))
@@ -202,7 +221,10 @@ class Inference(Component):
         self._row(svc)
         self._next_step(svc)
 
-    def _reconcile(self, svc: _Service) -> None:
+    def _reconcile(self, svc: _Service, at_once: bool = True) -> None:
+        """Move the replica count towards the target: wanted replicas are added (waiting) at
+        once; released ones only after the cooldown (``at_once`` False: never now, even with
+        no cooldown; the next demand step or loss decides)."""
         want = svc.target()
         have = len(svc.replicas) + svc.waiting
         if want > have:
@@ -217,7 +239,8 @@ class Inference(Component):
         elif not svc.low_armed:
             cooldown = svc.cfg.autoscale.cooldown
             if cooldown <= 0:
-                self._scale_in(svc)
+                if at_once:
+                    self._scale_in(svc)
             else:
                 svc.low_armed = True
                 token = svc.low_token
@@ -249,6 +272,18 @@ class Inference(Component):
             self._row(svc)
             self.engine.policy.invalidate()
         return released
+
+    def respeed(self, speed: float) -> None:
+        """The power cap set every replica to ``speed`` x its throughput
+        (``engine.power.CappedPower``): a row per service at the new speed, and each autoscaler
+        sizes for it: replicas it now lacks are wanted at once, extra ones go after the cooldown
+        (never at once: see the module docstring on why this terminates)."""
+        for svc in self.services:
+            svc.speed = speed
+            self._reconcile(svc, at_once=False)
+            self._row(svc)
+        if self.waiting:
+            self.engine.capacity_changed()  # place them, then a training pass
 
     # ----------------------------------------------------------------------------- replicas
 
@@ -350,7 +385,7 @@ class Inference(Component):
     # ----------------------------------------------------------------------------- output
 
     def _row(self, svc: _Service) -> None:
-        row = (self.env.now, svc.demand, svc.ready, len(svc.replicas) - svc.ready, svc.waiting)
+        row = (self.env.now, svc.demand, svc.ready, len(svc.replicas) - svc.ready, svc.waiting, svc.speed)
         rows = svc.rows
         if rows and rows[-1][0] == row[0]:
             rows[-1] = row
@@ -358,43 +393,6 @@ class Inference(Component):
             rows.append(row)
 
     def frame(self):
-        """``services.parquet``: one row per service and change (demand step, replica placed,
-        ready, lost or released); each row holds until the service's next row."""
-        import numpy as np
-        import pandas as pd
-
-        parts = []
-        for svc in self.services:
-            if not svc.rows:
-                continue
-            a = np.array(svc.rows, dtype=float)
-            demand, ready, starting, waiting = a[:, 1], a[:, 2], a[:, 3], a[:, 4]
-            served = np.minimum(demand, ready * svc.rate)
-            extra = {}
-            if svc.latency is not None:
-                extra, self._latency[svc.name] = latency_frame(svc, a)
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "t_s": a[:, 0],
-                        "service": svc.name,
-                        "demand_rps": demand,
-                        "ready_replicas": ready.astype(np.int64),
-                        "starting_replicas": starting.astype(np.int64),
-                        "waiting_replicas": waiting.astype(np.int64),
-                        "served_rps": served,
-                        "unserved_rps": np.maximum(demand - served, 0.0),
-                        "replica_gpus": ((ready + starting) * svc.g).astype(np.int64),
-                        **extra,
-                    }
-                )
-            )
-        if not parts:
-            return pd.DataFrame(columns=SERVICE_COLUMNS)
-        return pd.concat(parts, ignore_index=True)
-
-
-SERVICE_COLUMNS = (
-    "t_s", "service", "demand_rps", "ready_replicas", "starting_replicas", "waiting_replicas",
-    "served_rps", "unserved_rps", "replica_gpus",
-)
+        """``services.parquet`` (``engine.service_table``)."""
+        frame, self._latency = service_table(self.services, self.capped)
+        return frame

@@ -13,12 +13,12 @@ service, acceptance repairs included) x the burn-in GPU draw + their nodes x ``n
 off-site and left out. Every stage change asks for a pass, so a row is recorded at each
 delivery and acceptance. Down nodes of a pool are its nodes in service less its up nodes.
 
-Under ``capping`` the watts shed by power-capped training GPUs (``power_shed_w``) come off;
-facility power = PUE(t) x IT power. Both are recorded, in whole watts, with every
-timeseries row (``it_power_w``, ``facility_power_w``, and ``power_cap_w`` when there is a
-cap; ``power_held_jobs``: queued jobs the gate has refused since they were queued). The
-component adds a row at every hour or window boundary where the PUE or the cap changes, so the
-columns are exact step functions and energy is their integral.
+Under ``capping`` the watts shed by power-capped training GPUs and replicas (``power_shed_w``)
+come off; facility power = PUE(t) x IT power. Both are recorded, in whole watts, with every
+timeseries row (``it_power_w``, ``facility_power_w``, and ``power_cap_w`` when there is a cap;
+``power_held_jobs``: queued jobs the gate has refused since they were queued). The component
+adds a row at every hour or window boundary where the PUE or the cap changes, so the columns
+are exact step functions and energy is their integral.
 
 A mode (``account``, ``admission``, ``capping``) is a small class behind one protocol
 (``power_modes.Mode``): the columns it adds, its gate (``engine.power_gate``: the budget the
@@ -38,6 +38,7 @@ import numpy as np
 from clustersim.engine.component import Component
 from clustersim.engine.power_gate import static_profile
 from clustersim.engine.power_modes import build_mode, throttle
+from clustersim.engine.replica_power import ReplicaPower
 from clustersim.results.summary import clean, step_integral
 
 HOUR = 3600.0
@@ -104,11 +105,11 @@ class Power(Component):
 
     def static_w(self) -> float:
         """IT watts the gate books before any job: every node in service and idle (or down,
-        if that draws more), and every replica the services may run at full power."""
+        if that draws more), and every replica the services may run (``replica_booked_w``)."""
         gpu = self.gpu
         static = self.cluster.node_count * max(self.node_idle, self.cfg.down_node_w)
         for svc in self.scenario.services or ():
-            static += svc.autoscale.max_replicas * svc.gpus_per_replica * (gpu.replica_w - gpu.idle_w)
+            static += svc.autoscale.max_replicas * svc.gpus_per_replica * (self.cfg.replica_booked_w(gpu) - gpu.idle_w)
         return static
 
     def static_at(self, t: float) -> float:
@@ -142,7 +143,7 @@ class Power(Component):
                                                "off": (0.0, 0.0)}[state] for g in self.pool_gpu]
         replicas = sum(v.autoscale.max_replicas * v.gpus_per_replica for v in self.scenario.services or ()
                        if v.autoscale.max_replicas is not None)  # (None: mode account, no gate asks)
-        extra = replicas * (self.gpu.replica_w - self.gpu.idle_w)
+        extra = replicas * (cfg.replica_booked_w(self.gpu) - self.gpu.idle_w)
         self._service_w, times, self._static_vals = static_profile(self, supply, state, extra)
         self._static = self._static_vals[0]
         self._left_w = 0.0  # static watts of owned nodes retired so far
@@ -239,11 +240,14 @@ class Power(Component):
 
 
 class CappedPower(Power):
-    """The power component under ``mode: capping``: it slows training jobs (``engine.power_modes``
-    says when and by how much) and keeps the books of capped time and lost throughput."""
+    """The power component under ``mode: capping``: it slows training jobs and, with an inference
+    curve, replicas (``engine.power_modes`` and ``engine.replica_power`` say when and by how
+    much) and keeps the books of capped time and lost throughput."""
 
     def attach(self, engine) -> None:
         super().attach(engine)
+        # the replicas' power limit and its books (None: they keep full power)
+        self.replicas = ReplicaPower(self) if self.cfg.caps_inference and self.inference is not None else None
         self.frac: dict = {}  # running job -> its power limit (fraction of busy_w), when below 1
         self.since: dict[int, float] = {}  # job seq -> capped since
         self.capped_time: dict[int, float] = {}  # job seq -> capped seconds so far
@@ -278,9 +282,13 @@ class CappedPower(Power):
             self._pending = True
             self.engine.call_at(self.env.now, self._rebalance)
         i = self.segment(self.env.now)
-        shed = round(self.shed)
+        rep = self.replicas
+        if rep is not None:
+            rep.account()
+        shed = round(self.shed if rep is None else self.shed + rep.shed())
         it = round(self.it_power()) - shed
-        return (it, round(self.seg_pue[i] * it), self.seg_cap[i], len(self.mode.gate.refused), self.gpus, shed)
+        row = (it, round(self.seg_pue[i] * it), self.seg_cap[i], len(self.mode.gate.refused), self.gpus, shed)
+        return row if rep is None else row + (rep.gpus(),)
 
     def _rebalance(self, _event) -> None:
         self._pending = False
@@ -292,14 +300,20 @@ class CappedPower(Power):
         gpus = self.pool_gpu  # rented pools (None) are off-site: their jobs never throttle
         running = [(j, j.spec.num_gpus, j.seq, gpus[j.pool].busy_w) for j in self.engine.running
                    if gpus[j.pool] is not None]
-        want = throttle(running, excess, self.mode.floor, self.cfg.capping.order)
+        rep = self.replicas
+        if rep is None:
+            want, level = throttle(running, excess, self.mode.floor, self.cfg.capping.order), 1.0
+        else:
+            want, level = rep.allocate(running, excess, self.mode.floor)
         changed = [j for j in set(self.frac) | set(want) if self.frac.get(j) != want.get(j)]
-        if not changed:
+        if not changed and (rep is None or level == rep.f):
             return
         self._account()
         for job in sorted(changed, key=lambda j: j.seq):
             self._set(job, want.get(job))
             self.engine.respeed(job)
+        if rep is not None and level != rep.f:
+            rep.set(level)
         self.engine.request_pass(changed=False)  # the row at the new limits
 
     def _set(self, job, f: float | None) -> None:

@@ -9,8 +9,9 @@ down to its lowest limit). The gate keeps a *budget*: at every future time ``t``
 
 where ``static`` is the fleet with every node counted as in service and idle (a node coming
 back from repair can then never break the cap), plus, with inference services, the power of
-every replica each service may run (``max_replicas`` at ``inference_w``; replicas are never
-held). With a supply section ``static`` is a step function of time (``Power.static_at``): the
+every replica each service may run (``max_replicas`` at ``inference_w``, or at the inference
+curve's lowest limit when replicas may be capped: ``PowerConfig.replica_booked_w``; replicas are
+never held). With a supply section ``static`` is a step function of time (``Power.static_at``): the
 fleet at time 0, plus every ordered node from its delivery at its burn-in draw, then from its
 entry into service at the larger of its idle and down draws (the order plans are drawn at time
 0, so these times are known), less the nodes retired so far; rented nodes and jobs on them add

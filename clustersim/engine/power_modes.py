@@ -16,8 +16,9 @@ newest first among equals; the largest gangs last, since a gang runs at the pace
 slowest GPU), ``largest_first``, or ``even`` (every training GPU to one limit). Each job in
 turn drops to the limit that sheds the rest of the excess, or to the lowest limit and the next
 job continues. A job of ``g`` GPUs at limit ``f`` draws ``g x f x busy_w`` and runs at
-``speed(f)`` times its speed. Inference replicas keep full power. The margin ``m`` (2 W, or
-PUE + 0.5 W if more) keeps the recorded, rounded facility power within the cap.
+``speed(f)`` times its speed. Inference replicas keep full power, unless ``capping.inference``
+gives them a curve (``engine.replica_power``: where they sit in this order). The margin ``m``
+(2 W, or PUE + 0.5 W if more) keeps the recorded, rounded facility power within the cap.
 
 When: the allocation is recomputed at the instant anything changes the fleet's draw (a job or
 replica starts or ends, a node goes down or comes back, the cap or PUE steps), as an event
@@ -144,6 +145,8 @@ class Capping(Admission):
         super().__init__(power)
         self.curve = power.cfg.capping
         self.floor = self.curve.floor
+        if power.cfg.caps_inference and power.scenario.services:
+            self.columns = Capping.columns + ("throttled_replica_gpus",)
         self.floor_speed = self.curve.speed(self.floor)
         self.latest: dict = {}  # running job -> the latest its segment can end (at the floor)
 
@@ -173,8 +176,11 @@ class Capping(Admission):
         return jobs
 
     def summary(self, jobs, ts) -> dict:
-        return summarize_capping(jobs, ts, horizon=self.power.scenario.horizon, warmup=self.power.scenario.warmup,
-                                 lost_gpu_s=self.power.lost_gpu_s())
+        s = self.power.scenario
+        out = summarize_capping(jobs, ts, horizon=s.horizon, warmup=s.warmup, lost_gpu_s=self.power.lost_gpu_s())
+        if self.power.replicas is not None:
+            out.update(summarize_replica_capping(ts, horizon=s.horizon, lost_gpu_s=self.power.replicas.lost_gpu_s()))
+        return out
 
 
 MODES = {"account": Account, "admission": Admission, "capping": Capping}
@@ -210,6 +216,26 @@ def throttle(jobs, excess_w: float, floor: float, order: str) -> dict:
             out[key] = 1.0 - excess_w / (g * busy_w)
             break
     return out
+
+
+def summarize_replica_capping(ts, *, horizon: float, lost_gpu_s: float) -> dict:
+    """Power-capped replicas over [0, horizon]: their GPU-hours capped, hours with replicas
+    capped, and the replica throughput lost (GPU-hours at full speed, and as a share of the
+    replica GPU-hours run)."""
+    import numpy as np
+
+    from clustersim.results.summary import step_integral
+
+    t = ts["t_s"].to_numpy(float)
+    thr = ts["throttled_replica_gpus"].to_numpy(float)
+    dt = np.diff(np.append(t, horizon))
+    replica_gpu_s = step_integral(t, ts["inference_gpus"].to_numpy(float), 0.0, horizon)
+    return {
+        "replica_throttled_gpu_hours": step_integral(t, thr, 0.0, horizon) / HOUR,
+        "hours_replicas_throttled": float(dt[thr > 0].sum()) / HOUR,
+        "replica_throttle_lost_gpu_hours": lost_gpu_s / HOUR,
+        "replica_throttle_lost_share": lost_gpu_s / replica_gpu_s if replica_gpu_s > 0 else 0.0,
+    }
 
 
 def summarize_capping(jobs, ts, *, horizon: float, warmup: float, lost_gpu_s: float) -> dict:

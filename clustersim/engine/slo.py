@@ -34,16 +34,33 @@ COLUMNS = ("ttft_p50_s", "ttft_p99_s", "tpot_mean_s", "tpot_p50_s", "tpot_p99_s"
 
 
 class ServiceLatency:
-    """The analytic model of one service, read the way the fleet run needs it."""
+    """The analytic model of one service, read the way the fleet run needs it; ``speed`` < 1:
+    its replicas power-capped to that share of their throughput (``at``)."""
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, speed: float = 1.0):
         self.cfg = cfg
-        self.model = LatencyModel(cfg.latency)
+        latency = cfg.latency
+        if speed != 1.0:
+            latency = latency.model_copy(update={"profile": latency.profile.slowed(speed)})
+        self.model = LatencyModel(latency)
+        self._slower: dict[float, ServiceLatency] = {}
         self.phi = self.model.phi_full
         self.n_cap = max(1, math.ceil(POOLED_SLOTS / self.model.S))
         self.slo = cfg.latency.slo
         self._points: dict[tuple[int, int], Prediction] = {}
         self._ustar: dict[int, float] = {}
+
+    def at(self, speed: float) -> ServiceLatency:
+        """The model with every replica at ``speed`` x its throughput (a power-capped replica,
+        ``engine.power.CappedPower``): each iteration of the profile takes 1 / ``speed`` as
+        long, so saturation throughput falls by ``speed`` and TTFT and TPOT grow at every load.
+        Cached by speed (the cap sets replicas to the points of a curve: a few speeds)."""
+        if speed == 1.0:
+            return self
+        hit = self._slower.get(speed)
+        if hit is None:
+            hit = self._slower[speed] = ServiceLatency(self.cfg, speed)
+        return hit
 
     # ----------------------------------------------------------------------------- the grid
 
@@ -142,15 +159,16 @@ def _values(p: Prediction) -> np.ndarray:
     return np.array([getattr(p, f) for f in FIELDS], dtype=float)
 
 
-def latency_columns(lat: ServiceLatency, demand: np.ndarray, ready: np.ndarray):
+def latency_columns(lat: ServiceLatency, demand: np.ndarray, ready: np.ndarray, speed: np.ndarray | None = None):
     """Columns for ``services.parquet`` rows, and per row the grid predictions read (for the
-    summary's request-weighted mixtures)."""
+    summary's request-weighted mixtures); ``speed``: the replicas' speed per row (absent: 1)."""
     k = len(demand)
     vals = np.full((k, len(FIELDS)), math.nan)
     met = np.zeros(k, dtype=bool)
     refs: list = [None] * k
     for j in range(k):
-        got = lat.read(float(demand[j]), int(ready[j]))
+        model = lat if speed is None else lat.at(float(speed[j]))
+        got = model.read(float(demand[j]), int(ready[j]))
         if got is None:
             continue
         vals[j], refs[j], met[j] = got
@@ -175,8 +193,9 @@ def _percentile(sf: np.ndarray, q: float) -> float:
 
 
 def latency_summary(lat: ServiceLatency, t, demand, cols, refs, *, horizon: float, warmup: float,
-                    rule_replicas=None, want=None, gpus: int = 0) -> dict:
-    """Request-weighted latency over [warmup, horizon] (weights: demand x time of each row)."""
+                    rule_replicas=None, want=None, gpus: int = 0, speed=None) -> dict:
+    """Request-weighted latency over [warmup, horizon] (weights: demand x time of each row);
+    with ``speed`` (replicas power-capped) and an SLO, also the hours it was missed while capped."""
     edges = np.append(t, horizon)
     dt = np.clip(edges[1:], warmup, horizon) - np.clip(edges[:-1], warmup, horizon)
     w = demand * dt
@@ -196,18 +215,21 @@ def latency_summary(lat: ServiceLatency, t, demand, cols, refs, *, horizon: floa
         out["latency_attainment"] = float((w * att).sum() / total) if total > 0 else None
         span = float(dt.sum())
         out["slo_time_share"] = float((dt * cols["slo_met"]).sum() / span) if span > 0 else None
+        if speed is not None:
+            out["capped_slo_missed_hours"] = float((dt * ((speed < 1.0) & ~cols["slo_met"])).sum()) / 3600.0
     if rule_replicas is not None and want is not None:
         out["slo_minus_utilisation_gpu_hours"] = float(((want - rule_replicas) * dt).sum()) * gpus / 3600.0
     return out
 
 
-def latency_frame(svc, rows: np.ndarray):
+def latency_frame(svc, rows: np.ndarray, speed: np.ndarray | None = None):
     """Latency columns of a service's services.parquet rows (t, demand, ready, starting,
-    waiting), and what its summary needs of them."""
+    waiting), and what its summary needs of them; ``speed``: the replicas' speed per row
+    (absent: full speed throughout)."""
     lat = svc.latency
     t, demand, ready = rows[:, 0], rows[:, 1], rows[:, 2]
-    cols, refs = latency_columns(lat, demand, ready)
-    return cols, (t, demand, cols, refs)
+    cols, refs = latency_columns(lat, demand, ready, speed)
+    return cols, (t, demand, cols, refs, speed)
 
 
 def latency_keys(svc, parts, scenario, windows: dict) -> dict:
@@ -218,15 +240,18 @@ def latency_keys(svc, parts, scenario, windows: dict) -> dict:
 
     out: dict = {}
     if parts is not None:
-        t, demand, cols, refs = parts
+        t, demand, cols, refs, speed = parts
         a = svc.cfg.autoscale
         rule = want = None
         if a.target == "slo":
             lat = svc.latency
-            want = np.array([lat.replicas(d * (1 + a.headroom), a.min_replicas, a.max_replicas) for d in demand])
-            rule = np.array([replicas_needed(d, svc.rate, a.headroom, a.min_replicas, a.max_replicas) for d in demand])
+            s = np.ones(len(demand)) if speed is None else speed
+            want = np.array([lat.at(float(v)).replicas(d * (1 + a.headroom), a.min_replicas, a.max_replicas)
+                             for d, v in zip(demand, s, strict=True)])
+            rule = np.array([replicas_needed(d, svc.rate if v == 1.0 else svc.rate * v, a.headroom, a.min_replicas,
+                                             a.max_replicas) for d, v in zip(demand, s, strict=True)])
         out = latency_summary(svc.latency, t, demand, cols, refs, horizon=scenario.horizon,
-                              warmup=scenario.warmup, rule_replicas=rule, want=want, gpus=svc.g)
+                              warmup=scenario.warmup, rule_replicas=rule, want=want, gpus=svc.g, speed=speed)
     if windows.get(svc.name):
         out["request_level"] = windows[svc.name]
     return clean(out)

@@ -178,14 +178,19 @@ def summarize_failures(jobs, timeseries, events, *, horizon: float, warmup: floa
     )
 
 
-def summarize_services(services, jobs, *, horizon: float, warmup: float) -> dict:
+def summarize_services(services, jobs, *, horizon: float, warmup: float, rates: dict | None = None) -> dict:
     """Service levels and the cost to training, from ``services.parquet`` and the jobs table.
 
     Per service, over [warmup, horizon]: ``slo_attainment`` = fraction of time with no unserved
     demand; ``unserved_fraction`` = unserved over demanded requests; ``replica_gpu_hours`` =
     GPU-hours held by replicas (starting or ready); ``peak_replicas`` = most replicas placed at
     once; ``shortfall_hours`` = time with unserved demand; ``waiting_replica_hours`` = replica-
-    hours wanted but not placed (no GPUs). Training: ``preemptions`` and
+    hours wanted but not placed (no GPUs). With power-capped replicas (``replica_speed``):
+    ``capped_hours`` = time its replicas ran below full speed; ``capacity_lost_requests`` = the
+    capacity its ready replicas lost to the cap, in requests (ready x rps_per_replica x (1 -
+    speed), integrated; ``rates``: rps_per_replica by service); ``capacity_lost_share`` = that
+    over their full-speed capacity; ``capped_unserved_requests`` and ``capped_shortfall_hours``
+    = unserved requests and time with unserved demand while capped. Training: ``preemptions`` and
     ``preempted_gpu_hours_lost`` (work lost to preemption) over the whole run."""
     out: dict = {}
     window = horizon - warmup
@@ -208,6 +213,8 @@ def summarize_services(services, jobs, *, horizon: float, warmup: float) -> dict
             "waiting_replica_hours": step_integral(t, rows["waiting_replicas"].to_numpy(float), warmup, horizon)
             / 3600.0,
         }
+        if "replica_speed" in rows:
+            out[name].update(_capped_keys(rows, t, unserved, rates[name], warmup, horizon))
     return clean(
         {
             "services": out,
@@ -217,6 +224,23 @@ def summarize_services(services, jobs, *, horizon: float, warmup: float) -> dict
             else 0.0,
         }
     )
+
+
+def _capped_keys(rows, t, unserved, rate: float, warmup: float, horizon: float) -> dict:
+    """What power-capped replicas cost one service over [warmup, horizon] (``summarize_services``):
+    its ready replicas' full-speed capacity is ready x ``rate``, of which (1 - speed) is lost."""
+    speed = rows["replica_speed"].to_numpy(float)
+    capped = (speed < 1.0).astype(float)
+    full = rows["ready_replicas"].to_numpy(float) * rate
+    lost = step_integral(t, full * (1.0 - speed), warmup, horizon)
+    total = step_integral(t, full, warmup, horizon)
+    return {
+        "capped_hours": step_integral(t, capped, warmup, horizon) / 3600.0,
+        "capacity_lost_requests": lost,
+        "capacity_lost_share": lost / total if total > 0 else 0.0,
+        "capped_unserved_requests": step_integral(t, unserved * capped, warmup, horizon),
+        "capped_shortfall_hours": step_integral(t, (unserved > 1e-9) * capped, warmup, horizon) / 3600.0,
+    }
 
 
 def clean(value):

@@ -242,7 +242,7 @@ def test_queue_taking_heads_matches_a_plain_sorted_list():
     # a long run of heads taken: slices dropped at COMPACT_AT, half, ... while arrivals go on
     q = JobQueue(Fifo().key)
     model = []
-    for i in range(3 * queue_module.COMPACT_AT):
+    for _step in range(3 * queue_module.COMPACT_AT):
         for _ in range(2):
             model.append(job(1))
             q.push(model[-1])

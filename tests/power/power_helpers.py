@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import pytest
 
 from clustersim.config import scenario_from_dict
 from clustersim.engine.core import Engine
@@ -16,6 +17,11 @@ from clustersim.rng import Streams
 SILENT = {"name": "none", "arrival_rate_per_h": 0, "gpus": 1, "duration": "1h"}
 # round numbers: 100 W idle, 400 W busy per GPU, no node overhead, PUE 1
 GPU = {"idle_w": 100, "busy_w": 400, "node_w": 0}
+# a mixed workload of small jobs and 16-32 GPU gangs
+MIXED = [
+    {"name": "s", "arrival_rate_per_h": 20, "gpus": {1: 0.6, 4: 0.2, 8: 0.2}, "duration": {"kind": "lognormal", "median": "10m", "p90": "2h"}},
+    {"name": "m", "arrival_rate_per_h": 0.5, "gpus": {16: 0.5, 32: 0.5}, "duration": {"kind": "lognormal", "median": "3h", "p90": "12h"}},
+]
 
 
 def scenario(*, nodes=2, power=None, policy="fifo", horizon=100_000.0, classes=None, **extra):
@@ -73,3 +79,16 @@ def expected_power(sc, ts):
         months = (np.datetime64(p.start_date.isoformat()) + days.astype("timedelta64[D]")).astype("datetime64[M]")
         pue = np.array(p.pue.monthly)[months.astype(int) % 12]
     return it, pue * it
+
+
+def check_conservation(sc, r):
+    """Every row's power recomputed from its counts (``expected_power``), and energy the
+    integral of facility power."""
+    ts = r.timeseries
+    it, fac = expected_power(sc, ts)
+    assert np.array_equal(ts["it_power_w"].to_numpy(), np.round(it).astype("int64"))
+    assert np.array_equal(ts["facility_power_w"].to_numpy(), np.round(fac).astype("int64"))
+    t = ts["t_s"].to_numpy(float)
+    dt = np.diff(np.append(t, sc.horizon))
+    energy = float(np.sum(ts["facility_power_w"].to_numpy(float) * dt)) / 3.6e6
+    assert r.summary["power"]["energy_kwh"] == pytest.approx(energy, rel=1e-12)

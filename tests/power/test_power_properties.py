@@ -9,26 +9,11 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from power_helpers import expected_power, run, scenario, spec
+from power_helpers import MIXED, check_conservation, run, scenario, spec
 
 from clustersim.engine.core import simulate
 
 HOURLY = [1.1 + 0.02 * abs(12 - h) for h in range(24)]
-MIXED = [
-    {"name": "s", "arrival_rate_per_h": 20, "gpus": {1: 0.6, 4: 0.2, 8: 0.2}, "duration": {"kind": "lognormal", "median": "10m", "p90": "2h"}},
-    {"name": "m", "arrival_rate_per_h": 0.5, "gpus": {16: 0.5, 32: 0.5}, "duration": {"kind": "lognormal", "median": "3h", "p90": "12h"}},
-]
-
-
-def check_conservation(sc, r):
-    ts = r.timeseries
-    it, fac = expected_power(sc, ts)
-    assert np.array_equal(ts["it_power_w"].to_numpy(), np.round(it).astype("int64"))
-    assert np.array_equal(ts["facility_power_w"].to_numpy(), np.round(fac).astype("int64"))
-    t = ts["t_s"].to_numpy(float)
-    dt = np.diff(np.append(t, sc.horizon))
-    energy = float(np.sum(ts["facility_power_w"].to_numpy(float) * dt)) / 3.6e6
-    assert r.summary["power"]["energy_kwh"] == pytest.approx(energy, rel=1e-12)
 
 
 @pytest.mark.parametrize("pue", [1.3, {"hourly": HOURLY}, {"monthly": [1.1 + 0.03 * m for m in range(12)]}])

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clustersim.config.services import ServiceConfig
-from clustersim.engine.inference import SERVICE_COLUMNS
+from clustersim.engine.service_table import SERVICE_COLUMNS
 from clustersim.engine.slo import ServiceLatency
 
 REPO = Path(__file__).resolve().parents[2]

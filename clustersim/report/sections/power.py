@@ -87,6 +87,13 @@ def _rows(run: Run, power: dict[str, Any], cfg: dict[str, Any]) -> list[list[str
             ["**Jobs slowed by power** (submitted after warm-up)", f"**{fmt.count(power.get('jobs_slowed'))}**"],
             ["Time run capped: mean / p90 / max", " / ".join(fmt.duration(capped.get(k)) for k in ("mean", "p90", "max"))],
         ]
+    if "replica_throttled_gpu_hours" in power:  # replicas power-capped too (capping.inference)
+        rows += [
+            ["Hours with inference replicas power-capped", _hours(power.get("hours_replicas_throttled"))],
+            ["Replica GPU-hours of throughput lost to capping (share of replica GPU-hours)",
+             f"{fmt.number(power.get('replica_throttle_lost_gpu_hours')) or 0:,.0f} "
+             f"({fmt.percent(power.get('replica_throttle_lost_share'))})"],
+        ]
     return rows
 
 
@@ -131,8 +138,12 @@ def power_section(run: Run) -> Section | None:
         path = save_figure(run, "power", png)
         paths.append(path)
         mode = str(cfg.get("mode", "account"))
+        text = MODE_TEXT.get(mode, "")
+        if mode == "capping" and (cfg.get("capping") or {}).get("inference"):
+            text += (" Here inference replicas have a curve of their own and are capped too "
+                     f"({(cfg.get('capping') or {}).get('inference_order', 'last')} in the order).")
         lines += ["", "Facility power (PUE x IT power) and IT power over the run, against the "
-                  "facility cap (dashed) where there is one. " + MODE_TEXT.get(mode, ""), "",
+                  "facility cap (dashed) where there is one. " + text, "",
                   fmt.image(run.dir, path, "Power against the cap")]
     lines += _most_affected(run)
     return Section("\n".join(lines), paths)
