@@ -9,6 +9,7 @@ fixed cost) and before the run; with two job counts the bytes per extra job are 
     python benchmarks/bench_core.py --jobs 50000 --policies fifo
     python benchmarks/bench_core.py --failures        # the same with the default failure model
     python benchmarks/bench_core.py --types           # the 500 nodes as two GPU types (pools)
+    python benchmarks/bench_core.py --load 1.3 --jobs 100000 400000   # overload: the queue grows
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ GPUS = 4000
 LOAD = 0.8
 
 
-def scenario_dict(jobs: int, policy: str, failures: bool, types: bool = False) -> dict:
+def scenario_dict(jobs: int, policy: str, failures: bool, types: bool = False, load: float = LOAD) -> dict:
     z90 = 1.2815515655446004
     sigma = math.log(P90_S / MEDIAN_S) / z90
     mean_d = MEDIAN_S * math.exp(sigma**2 / 2)
     mean_g = sum(k * p for k, p in SIZES.items())
-    rate_per_s = LOAD * GPUS / (mean_g * mean_d)
+    rate_per_s = load * GPUS / (mean_g * mean_d)
     horizon = jobs / rate_per_s
     data = {
         "name": "bench",
@@ -78,7 +79,7 @@ def peak_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def one_case(jobs: int, policy: str, failures: bool, types: bool = False) -> dict:
+def one_case(jobs: int, policy: str, failures: bool, types: bool = False, load: float = LOAD) -> dict:
     import time
 
     import pandas  # noqa: F401  the result tables' libraries: a fixed cost, so in the baseline
@@ -88,7 +89,7 @@ def one_case(jobs: int, policy: str, failures: bool, types: bool = False) -> dic
     from clustersim.engine.core import Engine
     from clustersim.rng import Streams
 
-    scenario = scenario_from_dict(scenario_dict(jobs, policy, failures, types))
+    scenario = scenario_from_dict(scenario_dict(jobs, policy, failures, types, load))
     base_kb = peak_kb()
     t0 = time.perf_counter()
     engine = Engine(scenario, Streams(0))
@@ -122,18 +123,21 @@ def main() -> None:
     parser.add_argument("--policies", nargs="*", default=["fifo", "backfill"])
     parser.add_argument("--failures", action="store_true", help="turn on the default failure model")
     parser.add_argument("--types", action="store_true", help="two GPU types (A100 + H800 pools), jobs of type any")
+    parser.add_argument("--load", type=float, default=LOAD,
+                        help="offered load (default 0.8; above 1 the queue grows all run: 1.3 checks the cost "
+                        "per job does not grow with it)")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
-        jobs, policy, failures, types = args.case.split(":")
-        print(json.dumps(one_case(int(jobs), policy, failures == "1", types == "1")))
+        jobs, policy, failures, types, load = args.case.split(":")
+        print(json.dumps(one_case(int(jobs), policy, failures == "1", types == "1", float(load))))
         return
     rows = []
     print(f"{'policy':9} {'fail':>4} {'type':>4} {'jobs':>8} {'wall s':>7} {'jobs/s':>8} {'events/s':>9} {'peak MB':>8} {'B/job':>6} {'util':>5} {'p90 wait h':>10}")
     for policy in args.policies:
         for jobs in args.jobs:
             out = subprocess.run(
-                [sys.executable, __file__, "--case", f"{jobs}:{policy}:{int(args.failures)}:{int(args.types)}"],
+                [sys.executable, __file__, "--case", f"{jobs}:{policy}:{int(args.failures)}:{int(args.types)}:{args.load}"],
                 check=True, capture_output=True, text=True,
             )
             r = json.loads(out.stdout.strip().splitlines()[-1])
@@ -143,7 +147,8 @@ def main() -> None:
         times = {r["jobs"]: r["wall_s"] for r in rows if r["policy"] == policy}
         if len(times) == 2:
             (n1, w1), (n2, w2) = sorted(times.items())
-            print(f"{policy}: {n2 / n1:.1f}x the jobs took {w2 / w1:.2f}x the wall time")
+            print(f"{policy}: {n2 / n1:.1f}x the jobs took {w2 / w1:.2f}x the wall time "
+                  f"(cost per job x{(w2 / n2) / (w1 / n1):.2f})")
         above = {r["jobs"]: r["above_kb"] for r in rows if r["policy"] == policy}
         if len(above) == 2:  # the marginal memory of a job, free of fixed costs
             (n1, k1), (n2, k2) = sorted(above.items())
