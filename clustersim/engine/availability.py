@@ -15,6 +15,9 @@ import heapq
 import math
 from dataclasses import dataclass, field
 
+from clustersim.engine.cluster import Cluster
+from clustersim.model import Job
+
 INF = math.inf
 
 
@@ -35,11 +38,11 @@ class Shadow:
     extra: int = 0
 
 
-def _schedulable(cluster, node: int) -> bool:
+def _schedulable(cluster: Cluster, node: int) -> bool:
     return cluster.up[node] and not cluster.spare[node] and node not in cluster.draining
 
 
-def _emptied(cluster, job, left: dict[int, int]) -> list[int]:
+def _emptied(cluster: Cluster, job: Job, left: dict[int, int]) -> list[int]:
     """Schedulable nodes of ``job`` left with no running job once it ends; ``left`` counts the
     jobs still on each node seen so far (the jobs ended before it already taken off)."""
     jobs_on = cluster.jobs_on
@@ -57,7 +60,7 @@ def _emptied(cluster, job, left: dict[int, int]) -> list[int]:
     return out
 
 
-def shadow(cluster, gpus: int, now: float, pool: int = 0, end_of=None) -> Shadow:
+def shadow(cluster: Cluster, gpus: int, now: float, pool: int = 0, end_of=None) -> Shadow:
     """The earliest time a job of ``gpus`` GPUs could start on ``pool`` if running jobs end as
     expected and nothing else starts, with the capacity left over at that time. ``t`` is inf
     when it never could (e.g. it waits for nodes still to be delivered).
@@ -143,7 +146,7 @@ def _topology_shadow(cluster, topo, rule, need: int, now: float, heap) -> Shadow
     return Shadow(0, t, True, free_at if t < INF else set(), 0)
 
 
-def best_shadow(cluster, job, now: float) -> Shadow:
+def best_shadow(cluster: Cluster, job: Job, now: float) -> Shadow:
     """The head's shadow on the pool (of those it may use) where it could start earliest;
     ties go to the first in the job's order."""
     if not cluster.typed:

@@ -269,7 +269,9 @@ class Engine:
         speeds.respeed(self, job)
 
     def _finish(self, event) -> None:
-        job, token = event._value
+        job: Job
+        token: int
+        job, token = event._value  # typed, so that compiled code reads the job's fields natively
         now = self.env.now
         if job.token != token or now != job.expected_end_s:
             return  # interrupted or re-timed since: this completion is stale

@@ -11,6 +11,7 @@ from array import array
 
 import numpy as np
 
+from clustersim.model import Job
 from clustersim.results.columns import EVENT_COLUMNS, LEVEL_COLUMNS, STAGE_COLUMNS, STATES
 
 NAN = float("nan")
@@ -177,7 +178,7 @@ class JobLog:
         self._kind_rows.append((gpus, self._states[state], cls, r, pool, q))
         return code
 
-    def add(self, job, state: str) -> None:
+    def add(self, job: Job, state: str) -> None:
         spec = job.spec
         start, end = job.start_s, job.end_s
         key = (spec.num_gpus, state, spec.job_class, job.reason, job.pool, job.request)

@@ -36,13 +36,18 @@ Where the papers are silent (they schedule whole, identical nodes):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from clustersim.engine.availability import Shadow, best_shadow, shadow
+from clustersim.engine.cluster import Cluster
+from clustersim.engine.placement import PlacementPolicy
 from clustersim.engine.policies import estimates
 from clustersim.engine.policies.preemptive import refuse_unsupported
-from clustersim.engine.policies.strict import start_heads
+from clustersim.engine.policies.strict import StartFn, start_heads
+from clustersim.engine.queue import JobQueue
 from clustersim.model import Job
 
-INF = float("inf")
+NEVER = 1 << 62  # more GPUs than any job asks for (an int: compared with sizes, natively when compiled)
 
 
 class EasyBackfill:
@@ -52,7 +57,7 @@ class EasyBackfill:
         self.depth = depth
         self.est = est  # None: exact (the true run times)
         self.kill = kill
-        self._run_est = Job.run_estimate if est is None else est.estimate
+        self._run_est: Callable[[Job, float], float] = Job.run_estimate if est is None else est.estimate
         self._shadow: Shadow | None = None
         self._for: tuple | None = None  # (head, cluster.version) the shadow is valid for
         self._fresh_from = 1  # queue index from which jobs were not examined since the last pass
@@ -78,7 +83,8 @@ class EasyBackfill:
     def invalidate(self) -> None:
         self._for = None
 
-    def schedule(self, queue, cluster, placement, now, start, new) -> None:
+    def schedule(self, queue: JobQueue, cluster: Cluster, placement: PlacementPolicy, now: float, start: StartFn,
+                 new: list[Job] | None) -> None:
         changed = start_heads(queue, cluster, placement, start) or new is None
         jobs = queue.jobs
         if len(jobs) < 2 or cluster.free_gpus == 0:
@@ -111,11 +117,14 @@ class EasyBackfill:
         self._for = (head, cluster.version)  # the shadow, with its extra spent, holds until a change
         self._fresh_from = last + 1 - len(started)
 
-    def _backfill(self, jobs, candidates, cluster, placement, now, start) -> list[int]:
+    def _backfill(self, jobs: list[Job], candidates: range, cluster: Cluster, placement: PlacementPolicy,
+                  now: float, start: StartFn) -> list[int]:
         sh: Shadow = self._shadow  # type: ignore[assignment]
         res_pool, t_shadow = sh.pool, sh.t
-        fail_fit: dict[tuple, int] = {}  # per set of pools: smallest size with no room now
-        fail_long: dict[tuple, int] = {}  # ... smallest long job with no room it may use
+        fail_fit: dict[tuple[int, ...], int] = {}  # per set of pools: smallest size with no room now
+        fail_long: dict[tuple[int, ...], int] = {}  # ... smallest long job with no room it may use
+        typed = cluster.typed  # else one pool: every job's pools is (0,), and the two limits are ints
+        fit0 = long0 = NEVER
         started: list[int] = []
         gate = cluster.power
         run_est = self._run_est
@@ -125,7 +134,7 @@ class EasyBackfill:
             job = jobs[i]
             g = job.spec.num_gpus
             pools = job.pools
-            if g >= fail_fit.get(pools, INF):
+            if g >= (fail_fit.get(pools, NEVER) if typed else fit0):
                 continue
             nodes = None
             for pool in pools:
@@ -137,22 +146,28 @@ class EasyBackfill:
                     nodes = cluster.find(g, order, pool=pool)
                 elif now + run_est(job, p.speed) <= t_shadow:
                     nodes = cluster.find(g, order, pool=pool)  # ends by T: anywhere
-                elif g < fail_long.get(pools, INF):
+                elif g < (fail_long.get(pools, NEVER) if typed else long0):
                     nodes = self._long(sh, g, order, p.gpus_per_node, cluster)
                     if nodes is None:
-                        fail_long[pools] = g
+                        if typed:
+                            fail_long[pools] = g
+                        else:
+                            long0 = g
                 if nodes is not None:
                     break
             if nodes is None:
                 if not any(cluster.fits(g, pool) for pool in pools):
-                    fail_fit[pools] = g
+                    if typed:
+                        fail_fit[pools] = g
+                    else:
+                        fit0 = g
                 continue
             start(job, nodes)
             started.append(i)
         return started
 
     @staticmethod
-    def _long(sh: Shadow, g: int, order, per: int, cluster) -> tuple[int, ...] | None:
+    def _long(sh: Shadow, g: int, order, per: int, cluster: Cluster) -> tuple[int, ...] | None:
         """Nodes for a job that would still run at the shadow time, or None: it may not take
         what the head needs at T. Spends the extra it uses."""
         pool = sh.pool
