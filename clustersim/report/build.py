@@ -6,7 +6,9 @@ do jobs wait? It is built from what the simulator wrote (``config.json``, ``summ
 ``services.parquet``) by walking the registry ``clustersim.report.sections.SECTIONS``.
 
 Figures take most of the time, so where it is safe (see ``figures.workers``) they are drawn
-by worker processes started before the run is read; the files are the same, byte for byte.
+by worker processes started before pyarrow and the sections are imported and the run is read;
+the files are the same, byte for byte. A report of the core sections never imports pandas
+(see ``files.Table``).
 """
 
 from __future__ import annotations
@@ -21,15 +23,19 @@ from clustersim.errors import ClusterSimError
 from clustersim.report.files import load_run, write_atomic
 from clustersim.report.html import markdown_to_html
 from clustersim.report.model import Run, Section, SectionSpec
-from clustersim.report.sections import SECTIONS
 
 
 def build_sections(
-    run: Run, sections: Sequence[SectionSpec] = SECTIONS, drawers=None
+    run: Run, sections: Sequence[SectionSpec] | None = None, drawers=None
 ) -> list[Section]:
-    """Build every section that has its data, in order; figures are written as they are drawn.
-    With ``drawers`` (a ``figures.workers.Drawers``), one section more than it has workers is
-    under way at once: while the workers draw, the next section prepares its data."""
+    """Build every section that has its data, in order (by default those of the registry,
+    ``sections.SECTIONS``); figures are written as they are drawn. With ``drawers`` (a
+    ``figures.workers.Drawers``), one section more than it has workers is under way at once:
+    while the workers draw, the next section prepares its data."""
+    if sections is None:  # imported here, so that the drawing workers start before it
+        from clustersim.report.sections import SECTIONS
+
+        sections = SECTIONS
     shown = frozenset().union(*(s.summary_keys for s in sections if s.applies(run)))
     run = dataclasses.replace(run, shown_elsewhere=shown)
     if drawers is None:
@@ -52,15 +58,18 @@ def build_sections(
     return [s for s in built if s is not None]
 
 
-def build_report(run_dir: str | os.PathLike, workers: int | None = None) -> Path:
+def build_report(run_dir: str | os.PathLike, workers: int | None = None, drawers=None) -> Path:
     """Write ``figures/*.png``, ``report.md`` and ``report.html`` into a run directory and
     return the path of ``report.md``. ``workers``: processes that draw the figures (None: one
     per processor where that is safe, see ``figures.workers.usable_workers``; 0: none, all
-    in this process); the files are the same either way. Raises ClusterSimError when the
-    directory is not a readable run directory."""
-    from clustersim.report.figures.workers import start_drawers, usable_workers
+    in this process); the files are the same either way. ``drawers``: such processes started
+    already (a ``figures.workers.Drawers``, which the console script starts before it parses
+    the command line), used instead and stopped when the report is done. Raises
+    ClusterSimError when the directory is not a readable run directory."""
+    if drawers is None:
+        from clustersim.report.figures.workers import start_drawers, usable_workers
 
-    drawers = start_drawers(usable_workers() if workers is None else workers)
+        drawers = start_drawers(usable_workers() if workers is None else workers)
     with drawers if drawers is not None else contextlib.nullcontext():
         run = load_run(run_dir)
         try:

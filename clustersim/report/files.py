@@ -33,34 +33,157 @@ def read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def read_parquet(path: Path, columns: tuple[str, ...], text_columns: tuple[str, ...] = (), skip: tuple[str, ...] = ()):
-    """A parquet file as a DataFrame with ``columns`` present: ``text_columns`` as str, the
-    others as float (unparsable values become NaN). Columns in ``skip`` are not read. The
-    Arrow table is handed to pandas column by column (``self_destruct``), so a big file is
-    not held twice while it is converted."""
-    import pandas as pd
+class Table:
+    """A parquet table as pyarrow read it, for sections to take as numpy columns or as a
+    pandas DataFrame.
+
+    The core sections need a few columns as arrays, and importing pandas alone takes about a
+    quarter of a second, so the DataFrame is made only when a section asks for it
+    (:meth:`frame`): a report of the core sections never imports pandas. The values are the
+    same either way: the ``numbers`` columns are floats (unparsable values NaN) and the
+    ``texts`` columns str, converted as pandas converts them.
+    """
+
+    def __init__(self, arrow, numbers: tuple[str, ...] = (), texts: tuple[str, ...] = ()) -> None:
+        self.columns: list[str] = list(arrow.column_names)
+        self._arrow = arrow
+        self._frame = None
+        self._texts = tuple(c for c in texts if c in self.columns)
+        self._numbers = tuple(c for c in numbers if c in self.columns and c not in texts)
+        self._arrays: dict[tuple[str, bool], Any] = {}
+
+    def numbers(self, name: str):
+        """Column ``name`` as a float64 array, as ``pd.to_numeric(errors="coerce")`` makes it."""
+        return self._array(name, text=False)
+
+    def texts(self, name: str):
+        """Column ``name`` as an object array of str, as pandas' ``astype(str)`` makes it
+        (missing values stay missing)."""
+        return self._array(name, text=True)
+
+    def column(self, name: str):
+        """Column ``name`` as the loader converts it: :meth:`texts` for its text columns,
+        :meth:`numbers` for the others."""
+        return self._array(name, text=name in self._texts)
+
+    def _array(self, name: str, text: bool):
+        if (name, text) not in self._arrays:
+            if self._frame is not None:
+                array = _from_series(self._frame[name], text)
+            else:
+                array = _from_arrow(self._arrow.column(name), text)
+            self._arrays[name, text] = array
+        return self._arrays[name, text]
+
+    def sorted_by(self, name: str) -> Table:
+        """This table, or when its rows are not in order by the number column ``name``, a new
+        one with them stably sorted by it (missing values last). Call before :meth:`frame`."""
+        import numpy as np
+
+        key = self.numbers(name)
+        if len(key) < 2 or bool((key[1:] >= key[:-1]).all()):  # a NaN is never in order
+            return self
+        return Table(self._arrow.take(np.argsort(key, kind="stable")), self._numbers, self._texts)
+
+    def frame(self):
+        """The table as a pandas DataFrame, made on the first call. The Arrow table is handed
+        to pandas column by column (``self_destruct``) and the arrays taken from it so far are
+        let go (later ones come from the frame), so a big table is not held twice."""
+        if self._frame is None:
+            import pandas as pd
+            import pyarrow as pa
+
+            self._arrays.clear()
+            frame = self._arrow.to_pandas(self_destruct=True, split_blocks=True)
+            self._arrow = None
+            pa.default_memory_pool().release_unused()  # the pool keeps the freed pages otherwise
+            for column in self._texts:
+                frame[column] = frame[column].astype(str)
+            for column in self._numbers:
+                frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+            self._frame = frame
+        return self._frame
+
+
+def _from_arrow(column, text: bool):
+    """A pyarrow column as :meth:`Table.numbers` or :meth:`Table.texts` gives it: read straight
+    from Arrow's buffers for the number and string columns clustersim writes (no missing
+    values), through pandas for anything else. (pyarrow's own ``to_numpy`` imports pandas.)"""
+    import numpy as np
+
+    parts = []
+    for chunk in column.chunks:  # a chunk per row group
+        part = _chunk_texts(chunk) if text else _chunk_numbers(chunk)
+        if part is None:
+            return _from_series(column.to_pandas(), text)
+        parts.append(part)
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts) if parts else np.array([], dtype=object if text else float)
+
+
+def _chunk_numbers(chunk):
+    """An integer or floating-point Arrow array without missing values as float64 (the array
+    itself, read-only, when it is float64 already); None for anything else."""
+    import numpy as np
     import pyarrow as pa
+
+    if chunk.null_count or not (pa.types.is_integer(chunk.type) or pa.types.is_floating(chunk.type)):
+        return None
+    return np.from_dlpack(chunk).astype(float, copy=False)
+
+
+def _chunk_texts(chunk):
+    """A string or dictionary-of-strings Arrow array without missing values as an object
+    array of str; None for anything else."""
+    import numpy as np
+    import pyarrow as pa
+
+    if chunk.null_count:
+        return None
+    if pa.types.is_dictionary(chunk.type):
+        words = chunk.dictionary
+        if words.null_count or not (pa.types.is_string(words.type) or pa.types.is_large_string(words.type)):
+            return None
+        return np.array(words.to_pylist(), dtype=object)[np.from_dlpack(chunk.indices)]
+    if pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type):
+        return np.array(chunk.to_pylist(), dtype=object)
+    return None
+
+
+def _from_series(series, text: bool):
+    """A pandas column converted as :meth:`Table.frame` converts it, as a numpy array."""
+    import pandas as pd
+
+    if text:
+        return series.astype(str).to_numpy()
+    return pd.to_numeric(series, errors="coerce").astype(float).to_numpy()
+
+
+def read_table(path: Path, columns: tuple[str, ...], text_columns: tuple[str, ...] = (),
+               skip: tuple[str, ...] = (), also: tuple[str, ...] = ()) -> Table:
+    """A parquet file as a :class:`Table` with ``columns`` present: ``text_columns`` as str,
+    the others, and ``also`` where present, as float (unparsable values become NaN). Columns
+    in ``skip`` are not read."""
     import pyarrow.parquet as pq
 
-    try:
-        names = pq.read_schema(path).names
-        table = pq.read_table(path, columns=[n for n in names if n not in skip])
-        frame = table.to_pandas(self_destruct=True, split_blocks=True)
-        del table
-        pa.default_memory_pool().release_unused()  # the pool keeps the freed pages otherwise
+    try:  # ParquetFile rather than read_table: pyarrow's dataset layer would import pandas
+        parquet = pq.ParquetFile(path)
+        arrow = parquet.read(columns=[n for n in parquet.schema_arrow.names if n not in skip])
     except (OSError, ValueError) as exc:  # pyarrow's errors derive from these
         raise ClusterSimError(f"{path}: cannot read as parquet ({exc})") from None
-    missing = [c for c in columns if c not in frame.columns]
+    missing = [c for c in columns if c not in arrow.column_names]
     if missing:
         raise ClusterSimError(
             f"{path}: missing column(s) {', '.join(missing)} (expected {', '.join(columns)})"
         )
-    for column in columns:
-        if column in text_columns:
-            frame[column] = frame[column].astype(str)
-        else:
-            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
-    return frame
+    return Table(arrow, numbers=columns + also, texts=text_columns)
+
+
+def read_parquet(path: Path, columns: tuple[str, ...], text_columns: tuple[str, ...] = (), skip: tuple[str, ...] = ()):
+    """A parquet file as a DataFrame with ``columns`` present: ``text_columns`` as str, the
+    others as float (unparsable values become NaN). Columns in ``skip`` are not read."""
+    return read_table(path, columns, text_columns, skip).frame()
 
 
 def load_run(run_dir: str | os.PathLike) -> Run:
@@ -81,20 +204,15 @@ def load_run(run_dir: str | os.PathLike) -> Run:
         )
     if missing:
         raise ClusterSimError(f"{root / missing[0]}: missing ({expected})")
-    jobs = read_parquet(root / "jobs.parquet", JOB_COLUMNS, text_columns=("job_class", "state"), skip=UNUSED_JOB_COLUMNS)
-    if "wait_s" in jobs.columns:
-        import pandas as pd
-
-        jobs["wait_s"] = pd.to_numeric(jobs["wait_s"], errors="coerce").astype(float)
-    timeseries = read_parquet(root / "timeseries.parquet", TIMESERIES_COLUMNS)
-    if not timeseries["t_s"].is_monotonic_increasing:  # as written by the engine it is sorted
-        timeseries = timeseries.sort_values("t_s", kind="stable").reset_index(drop=True)
+    jobs = read_table(root / "jobs.parquet", JOB_COLUMNS, text_columns=("job_class", "state"),
+                      skip=UNUSED_JOB_COLUMNS, also=("wait_s",))
+    timeseries = read_table(root / "timeseries.parquet", TIMESERIES_COLUMNS)
     return Run(
         dir=root,
         config=read_json(root / "config.json"),
         summary=read_json(root / "summary.json"),
-        jobs=jobs,
-        timeseries=timeseries,
+        job_table=jobs,
+        series_table=timeseries.sorted_by("t_s"),  # as written by the engine it is sorted
     )
 
 

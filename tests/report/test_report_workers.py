@@ -148,3 +148,20 @@ def test_a_refused_fork_draws_everything_here(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "fork", refuse)
     build_report(refused, workers=2)
     assert files(alone) == files(refused)
+
+
+def test_the_console_script_starts_the_workers_early_and_writes_the_same_bytes(tmp_path):
+    import subprocess
+
+    from clustersim.cli.report import early_drawers
+
+    assert early_drawers(["run"]) is None and early_drawers(["report", "--help"]) is None
+    alone, cli = copy_run(tmp_path / "alone"), copy_run(tmp_path / "cli")
+    build_report(alone, workers=0)
+    done = subprocess.run([sys.executable, "-m", "clustersim", "report", str(cli)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert files(alone) == files(cli)
+    wrong = subprocess.run([sys.executable, "-m", "clustersim", "report"],  # no run directory
+                           capture_output=True, text=True, timeout=120)
+    assert wrong.returncode == 2 and "Missing argument" in wrong.stderr

@@ -1,14 +1,15 @@
 """Worker processes that draw the report's figures while the caller reads the run.
 
 Importing matplotlib and drawing take most of a report's time, and neither needs the run's
-tables: a figure function takes plain arrays and returns PNG bytes. ``Drawers(n)`` forks one
-worker at once (before the caller imports pandas and reads the parquet files); it imports
-matplotlib and forks the other ``n - 1`` from itself, and each draws whatever figure calls it
-is sent. Sections run in the caller's threads, one at a time under ``turn()``: a section
-hands each ``@styled`` call to an idle worker and lets another section run until the PNG
-comes back, so the figures of two sections are drawn at once. Only figure calls cross:
-sections' own work (pandas) never runs in two threads together. A figure is the same bytes
-whichever process draws it.
+tables: a figure function takes plain arrays and returns PNG bytes. ``Drawers(n)`` imports
+numpy, which both sides need, and forks one worker at once (before the caller imports pyarrow
+and reads the parquet files; ``clustersim report`` even starts it before parsing its command
+line); it imports matplotlib and forks the other ``n - 1`` from itself, and each draws
+whatever figure calls it is sent. Sections run in the caller's threads, one at a time under
+``turn()``: a section hands each ``@styled`` call to an idle worker and lets another section
+run until the PNG comes back, so the figures of two sections are drawn at once. Only figure
+calls cross: sections' own work (numpy, pandas) never runs in two threads together. A figure is the
+same bytes whichever process draws it.
 
 Linux only (``fork``); elsewhere, when the fork is refused, when a worker dies or when an
 argument cannot be pickled, the figure is drawn in the calling process, as without workers.
@@ -17,6 +18,7 @@ argument cannot be pickled, the figure is drawn in the calling process, as witho
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import os
 import pickle
@@ -63,7 +65,11 @@ def _serve(conn) -> None:
 def _first_worker(conns: list) -> None:
     """The first worker: import matplotlib once, then fork the others from itself (so they
     start with it imported), serve ``conns[0]`` and reap them."""
-    load_drawing_modules()
+    gc.disable()  # importing makes many objects and no garbage: collecting meanwhile is waste
+    try:
+        load_drawing_modules()
+    finally:
+        gc.enable()
     others = []
     for conn in conns[1:]:
         pid = os.fork()
@@ -94,6 +100,8 @@ class Drawers:
         self._cancelled = False
         self._lock = threading.Lock()
         self._idle: queue.SimpleQueue = queue.SimpleQueue()
+        import numpy  # noqa: F401  (imported once for both sides of the fork, not once each)
+
         pipes = [Pipe() for _ in range(n)]
         try:
             pid = os.fork()

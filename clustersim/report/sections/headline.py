@@ -16,22 +16,20 @@ from clustersim.report.model import P90_WAIT_TARGET_S, Run, Section
 DEFAULT_HEAVY_SHARE = 0.10
 
 
-def _p90_with_queued(jobs, horizon: float) -> tuple[int, float | None]:
+def _p90_with_queued(jobs: dict[str, Any], horizon: float) -> tuple[int, float | None]:
     """Jobs still queued at the end, and the p90 wait counting their wait so far (horizon −
-    submit): a lower bound on the true p90, since they wait at least that long."""
+    submit): a lower bound on the true p90, since they wait at least that long. ``jobs``:
+    numpy columns as :meth:`Run.measured` gives them."""
     import numpy as np
 
-    queued = jobs[~jobs["started"]]
-    waits = np.concatenate([
-        jobs.loc[jobs["started"], "wait"].to_numpy(float),
-        (horizon - queued["submit_s"]).to_numpy(float),
-    ])
+    started = jobs["started"]
+    waits = np.concatenate([jobs["wait"][started], horizon - jobs["submit_s"][~started]])
     waits = waits[np.isfinite(waits)]
-    return len(queued), (float(np.percentile(waits, 90)) if len(waits) else None)
+    return int((~started).sum()), (float(np.percentile(waits, 90)) if len(waits) else None)
 
 
 def _p90_lower_bound(run: Run) -> tuple[int, float | None]:
-    return _p90_with_queued(run.measured_jobs(()), run.horizon)
+    return _p90_with_queued(run.measured(), run.horizon)
 
 
 def heavy_share(run: Run) -> float:
@@ -43,18 +41,20 @@ def heavy_share(run: Run) -> float:
 def class_waits(run: Run) -> list[dict[str, Any]]:
     """Per class: share of GPU-hours (GPUs × duration of jobs submitted after warm-up, not
     rejected), p90 wait of started jobs (summary), and its lower bound counting queued jobs."""
-    jobs = run.measured_jobs(("job_class", "num_gpus", "duration_s"))
-    if "duration_s" not in jobs.columns or not len(jobs):
+    import numpy as np
+
+    jobs = run.measured(("job_class", "num_gpus", "duration_s"))
+    if "duration_s" not in jobs or not len(jobs["submit_s"]):
         return []
-    gpu_s = jobs["num_gpus"].astype(float) * jobs["duration_s"].astype(float)
-    total = float(gpu_s.sum())
+    gpu_s = jobs["num_gpus"] * jobs["duration_s"]
+    total = float(np.nansum(gpu_s))  # NaN counts as 0, as in pandas' sum
     by_class = fmt.as_dict(run.summary.get("by_class"))
     out = []
-    for name in sorted(str(c) for c in jobs["job_class"].unique()):
-        mine = (jobs["job_class"].astype(str) == name).to_numpy(bool)
+    for name in sorted(str(c) for c in dict.fromkeys(jobs["job_class"].tolist())):
+        mine = jobs["job_class"] == name
         p90 = fmt.number(fmt.stat(fmt.as_dict(by_class.get(name)).get("wait_s"), "p90"))
-        queued, bound = _p90_with_queued(jobs[mine], run.horizon)
-        out.append({"name": name, "share": float(gpu_s[mine].sum()) / total if total > 0 else None,
+        queued, bound = _p90_with_queued({k: v[mine] for k, v in jobs.items()}, run.horizon)
+        out.append({"name": name, "share": float(np.nansum(gpu_s[mine])) / total if total > 0 else None,
                     "p90": p90, "queued": queued, "bound": bound})
     return out
 

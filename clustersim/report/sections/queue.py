@@ -10,9 +10,9 @@ from clustersim.report.model import Run, Section
 
 def queue_section(run: Run) -> Section:
     """Queued jobs and the GPUs they ask for, over time."""
-    ts = run.timeseries
-    png = queue_png(ts["t_s"].to_numpy(), ts["queued_jobs"].to_numpy(),
-                    ts["queued_gpus"].to_numpy(), run.horizon, run.warmup)
+    ts = run.series_table
+    png = queue_png(ts.numbers("t_s"), ts.numbers("queued_jobs"),
+                    ts.numbers("queued_gpus"), run.horizon, run.warmup)
     path = save_figure(run, "queue", png)
     text = ("Jobs waiting to start and the GPUs they ask for. A queue that keeps growing to the "
             "end of the run means demand exceeds capacity and waits have no ceiling; one that "

@@ -10,9 +10,9 @@ from clustersim.report.model import Run, Section
 
 def utilisation_section(run: Run) -> Section:
     """Busy over up GPUs over time, with the mean after warm-up."""
-    ts = run.timeseries
-    png, mean = utilisation_png(ts["t_s"].to_numpy(), ts["busy_gpus"].to_numpy(),
-                                ts["up_gpus"].to_numpy(), run.horizon, run.warmup)
+    ts = run.series_table
+    png, mean = utilisation_png(ts.numbers("t_s"), ts.numbers("busy_gpus"),
+                                ts.numbers("up_gpus"), run.horizon, run.warmup)
     path = save_figure(run, "utilisation", png)
     text = (f"Busy GPUs as a share of the GPUs that were up. The dashed line is the time-weighted "
             f"mean after warm-up ({fmt.percent(mean)}); the grey band is the warm-up, left out "

@@ -10,9 +10,8 @@ from clustersim.report.model import P90_WAIT_TARGET_S, Run, Section
 
 def wait_by_size_section(run: Run) -> Section:
     """Median and p90 wait by the number of GPUs a job asks for."""
-    jobs = run.measured_jobs(("num_gpus",))
-    png = wait_by_size_png(jobs["num_gpus"].to_numpy(float), jobs["wait"].to_numpy(float),
-                           jobs["started"].to_numpy(bool), P90_WAIT_TARGET_S)
+    jobs = run.measured(("num_gpus",))
+    png = wait_by_size_png(jobs["num_gpus"], jobs["wait"], jobs["started"], P90_WAIT_TARGET_S)
     path = save_figure(run, "wait_by_size", png)
     if path is None:
         return Section("## Wait by job size\n\nNo job was submitted after warm-up.", [])

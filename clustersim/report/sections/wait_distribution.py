@@ -12,13 +12,14 @@ def wait_distribution_section(run: Run) -> Section:
     """The CDF of wait per class and overall, beside the trace's recorded waits if any."""
     import numpy as np
 
-    measured = run.measured_jobs(("job_class", "recorded_wait_s"))
-    jobs = measured[measured["started"]]
-    by_class = {str(k): g["wait"].to_numpy(float)
-                for k, g in jobs.groupby("job_class", observed=True)}
+    jobs = run.measured(("job_class", "recorded_wait_s"))
+    started, classes = jobs["started"], jobs["job_class"][jobs["started"]]
+    waits = jobs["wait"][started]
+    names = sorted({c for c in classes.tolist() if isinstance(c, str)})  # as pandas' groupby
+    by_class = {name: waits[classes == name] for name in names}
     recorded = None
-    if "recorded_wait_s" in measured.columns:
-        values = measured["recorded_wait_s"].to_numpy(float)
+    if "recorded_wait_s" in jobs:
+        values = jobs["recorded_wait_s"]
         recorded = values[~np.isnan(values)] if (~np.isnan(values)).any() else None
     path = save_figure(run, "wait_cdf", wait_cdf_png(by_class, P90_WAIT_TARGET_S, recorded))
     if path is None:
