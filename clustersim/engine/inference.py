@@ -275,7 +275,7 @@ class Inference(Component):
 
     def respeed(self, speed: float) -> None:
         """The power cap set every replica to ``speed`` x its throughput
-        (``engine.power.CappedPower``): a row per service at the new speed, and each autoscaler
+        (``engine.capped_power.CappedPower``): a row per service at the new speed, and each autoscaler
         sizes for it: replicas it now lacks are wanted at once, extra ones go after the cooldown
         (never at once: see the module docstring on why this terminates)."""
         for svc in self.services:

@@ -41,7 +41,9 @@ def components(scenario: Scenario, streams: Streams) -> list[Component]:
 
         found.append(Maintenance(scenario, streams))
     if scenario.power is not None:  # last: it reads the others' levels (replica GPUs)
+        from clustersim.engine.capped_power import CappedPower
         from clustersim.engine.power import Power
 
-        found.append(Power(scenario, streams))
+        # capping also slows jobs (the core's speed hook): a component class of its own
+        found.append((CappedPower if scenario.power.mode == "capping" else Power)(scenario, streams))
     return found

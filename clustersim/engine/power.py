@@ -24,7 +24,7 @@ A mode (``account``, ``admission``, ``capping``) is a small class behind one pro
 (``power_modes.Mode``): the columns it adds, its gate (``engine.power_gate``: the budget the
 policies ask through ``cluster.power``), what it does at a calendar boundary, and its job
 columns and summary keys. ``capping`` also slows jobs, through the core's ``speed_factor``
-hook, so it is a component class of its own (``CappedPower``, below; how it throttles is in
+hook, so it is a component class of its own (``engine.capped_power.CappedPower``; how it throttles is in
 ``engine.power_modes``): the other modes add nothing to a job's start.
 """
 
@@ -37,8 +37,7 @@ import numpy as np
 
 from clustersim.engine.component import Component
 from clustersim.engine.power_gate import static_profile
-from clustersim.engine.power_modes import build_mode, throttle
-from clustersim.engine.replica_power import ReplicaPower
+from clustersim.engine.power_modes import build_mode
 from clustersim.results.summary import clean, step_integral
 
 HOUR = 3600.0
@@ -51,11 +50,6 @@ MARGIN_W = 2.0
 
 class Power(Component):
     """The power model; its mode decides what the cap does (module docstring)."""
-
-    def __new__(cls, scenario, streams):
-        if cls is Power and scenario.power.mode == "capping":
-            cls = CappedPower
-        return super().__new__(cls)
 
     def __init__(self, scenario, streams):
         self.scenario = scenario
@@ -121,6 +115,18 @@ class Power(Component):
             return self._static
         return self._static_vals[bisect_right(self.static_steps, t)] - self._left_w
 
+    @property
+    def retired_w(self) -> float:
+        """Static watts of owned nodes retired so far (with a supply section; else 0)."""
+        return self._left_w if self.static_steps else 0.0
+
+    def static_max(self) -> float:
+        """The most static IT watts ``static_at`` gives now or at any later time (an upper
+        bound the gate compares against first)."""
+        if not self.static_steps:
+            return self.static_at(0.0)
+        return self._static_top - self._left_w
+
     def pool_d(self, per_gpu) -> list[float]:
         """Per pool, the watts one started GPU adds (``per_gpu(GpuPower)``); 0 on rented pools."""
         return [0.0 if g is None else per_gpu(g) for g in self.pool_gpu]
@@ -131,7 +137,7 @@ class Power(Component):
         """The fleet grows by deliveries (``engine.supply``): per pool power (rented pools: None,
         off-site), burn-in draws, and the gate's static draw as a step function of time."""
         from clustersim.config.power import burn_in_state
-        from clustersim.engine.supply import Supply
+        from clustersim.engine.supply import BURN_IN, Supply
 
         cfg, cluster = self.cfg, self.cluster
         supply = self.supply = engine.part(Supply)
@@ -141,11 +147,18 @@ class Power(Component):
         # per GPU and per node in burn-in (busy: stress tests at busy_w; idle; off)
         self.burn_w = [None if g is None else {"busy": (g.busy_w, g.node_w), "idle": (g.idle_w, g.node_w),
                                                "off": (0.0, 0.0)}[state] for g in self.pool_gpu]
+        # what ``_it_power_pools`` reads per owned pool, looked up once: (pool, its stage counts,
+        # GPUs per node, busy, replica, idle and node watts, burn-in watts per GPU and per node)
+        self._owned = [(p, supply.stage[p.index], p.gpus_per_node, g.busy_w, g.replica_w, g.idle_w, g.node_w,
+                        *self.burn_w[p.index]) for p, g in zip(cluster.pools, self.pool_gpu, strict=True)
+                       if g is not None]
+        self._burn_in = BURN_IN
         replicas = sum(v.autoscale.max_replicas * v.gpus_per_replica for v in self.scenario.services or ()
                        if v.autoscale.max_replicas is not None)  # (None: mode account, no gate asks)
         extra = replicas * (cfg.replica_booked_w(self.gpu) - self.gpu.idle_w)
         self._service_w, times, self._static_vals = static_profile(self, supply, state, extra)
         self._static = self._static_vals[0]
+        self._static_top = max(self._static_vals)
         self._left_w = 0.0  # static watts of owned nodes retired so far
         self.static_steps = times if times else [math.inf]  # non-empty: the step function is used
 
@@ -185,24 +198,20 @@ class Power(Component):
 
     def _it_power_pools(self) -> float:
         """IT watts with a supply section: the sum over owned pools of busy, replica (pool 0),
-        idle, per-node, down and burn-in draws; rented pools are off-site and draw nothing here."""
-        from clustersim.engine.supply import BURN_IN
-
-        c = self.cluster
-        stage = self.supply.stage
+        idle, per-node, down and burn-in draws; rented pools are off-site and draw nothing here.
+        (Each term is the same product, summed in the same order, as ever: only the lookups of
+        the pools' constant draws are done once, in ``_attach_supply``.)"""
         down_w = self.cfg.down_node_w
+        burn_at = self._burn_in
+        replica0 = self.inference.gpus if self.inference is not None else 0
         total = 0.0
-        for p in c.pools:
-            g = self.pool_gpu[p.index]
-            if g is None:
-                continue
-            per = p.gpus_per_node
-            replica = self.inference.gpus if p.index == 0 and self.inference is not None else 0
-            up = p.up_nodes * per
-            burn = stage[p.index][BURN_IN]
-            burn_g, burn_n = self.burn_w[p.index]
-            total += ((p.busy_gpus - replica) * g.busy_w + replica * g.replica_w + (up - p.busy_gpus) * g.idle_w
-                      + p.up_nodes * g.node_w + (len(p.nodes) - p.up_nodes) * down_w
+        for p, stage, per, busy_w, replica_w, idle_w, node_w, burn_g, burn_n in self._owned:
+            replica = replica0 if p.index == 0 else 0
+            busy, up_nodes = p.busy_gpus, p.up_nodes
+            up = up_nodes * per
+            burn = stage[burn_at]
+            total += ((busy - replica) * busy_w + replica * replica_w + (up - busy) * idle_w
+                      + up_nodes * node_w + (len(p.nodes) - up_nodes) * down_w
                       + burn * burn_g + burn // per * burn_n)
         return total
 
@@ -222,6 +231,9 @@ class Power(Component):
     def job_ended(self, job) -> None:
         self.mode.ended(job)
 
+    def job_respeeded(self, job, wall: float) -> None:
+        self.mode.respeeded(job)
+
     # --------------------------------------------------------------------------- horizon
 
     def job_columns(self, jobs):
@@ -237,127 +249,6 @@ class Power(Component):
             kwh = out["energy_kwh"]
             keys.update(energy_kwh=kwh, energy_kwh_per_day=kwh / (s.horizon / 86400.0), energy_cost=out["energy_cost"])
         return keys
-
-
-class CappedPower(Power):
-    """The power component under ``mode: capping``: it slows training jobs and, with an inference
-    curve, replicas (``engine.power_modes`` and ``engine.replica_power`` say when and by how
-    much) and keeps the books of capped time and lost throughput."""
-
-    def attach(self, engine) -> None:
-        super().attach(engine)
-        # the replicas' power limit and its books (None: they keep full power)
-        self.replicas = ReplicaPower(self) if self.cfg.caps_inference and self.inference is not None else None
-        self.frac: dict = {}  # running job -> its power limit (fraction of busy_w), when below 1
-        self.since: dict[int, float] = {}  # job seq -> capped since
-        self.capped_time: dict[int, float] = {}  # job seq -> capped seconds so far
-        self.shed = 0.0  # IT watts below full draw
-        self.gpus = 0  # GPUs of the capped jobs
-        self._loss = 0.0  # sum of g x (1 - speed factor) over capped jobs
-        self._lost = 0.0  # GPU-seconds of throughput lost so far
-        self._t = 0.0
-        self._key = None
-        self._pending = False
-
-    # ------------------------------------------------------------------- speed (core hook)
-
-    def speed_of(self, job) -> float:
-        f = self.frac.get(job)
-        return 1.0 if f is None else self.cfg.capping.speed(f)
-
-    def speed_factor(self, job, nodes) -> float:
-        return self.speed_of(job)
-
-    def job_ended(self, job) -> None:
-        self.mode.ended(job)
-        if job in self.frac:
-            self._account()
-            self._set(job, None)
-
-    # ------------------------------------------------------------------- the allocation
-
-    def levels(self) -> tuple:
-        key = (self.cluster.changes, self.segment(self.env.now), self.stages)
-        if key != self._key and not self._pending:
-            self._pending = True
-            self.engine.call_at(self.env.now, self._rebalance)
-        i = self.segment(self.env.now)
-        rep = self.replicas
-        if rep is not None:
-            rep.account()
-        shed = round(self.shed if rep is None else self.shed + rep.shed())
-        it = round(self.it_power()) - shed
-        row = (it, round(self.seg_pue[i] * it), self.seg_cap[i], len(self.mode.gate.refused), self.gpus, shed)
-        return row if rep is None else row + (rep.gpus(),)
-
-    def _rebalance(self, _event) -> None:
-        self._pending = False
-        now = self.env.now
-        i = self.segment(now)
-        self._key = (self.cluster.changes, i, self.stages)
-        pue = self.seg_pue[i]
-        excess = self.it_power() - (self.seg_cap[i] - max(MARGIN_W, pue + 0.5)) / pue
-        gpus = self.pool_gpu  # rented pools (None) are off-site: their jobs never throttle
-        running = [(j, j.spec.num_gpus, j.seq, gpus[j.pool].busy_w) for j in self.engine.running
-                   if gpus[j.pool] is not None]
-        rep = self.replicas
-        if rep is None:
-            want, level = throttle(running, excess, self.mode.floor, self.cfg.capping.order), 1.0
-        else:
-            want, level = rep.allocate(running, excess, self.mode.floor)
-        changed = [j for j in set(self.frac) | set(want) if self.frac.get(j) != want.get(j)]
-        if not changed and (rep is None or level == rep.f):
-            return
-        self._account()
-        for job in sorted(changed, key=lambda j: j.seq):
-            self._set(job, want.get(job))
-            self.engine.respeed(job)
-        if rep is not None and level != rep.f:
-            rep.set(level)
-        self.engine.request_pass(changed=False)  # the row at the new limits
-
-    def _set(self, job, f: float | None) -> None:
-        """Give ``job`` limit ``f`` (None: full power) and keep the books."""
-        now = self.env.now
-        busy_w = self.pool_gpu[job.pool].busy_w
-        g = job.spec.num_gpus
-        old = self.frac.pop(job, None)
-        if old is not None:
-            self.gpus -= g
-            self.shed -= g * busy_w * (1.0 - old)
-            self._loss -= g * (1.0 - self.cfg.capping.speed(old))
-            since = self.since.pop(job.seq)
-            self.capped_time[job.seq] = self.capped_time.get(job.seq, 0.0) + now - since
-        if f is not None:
-            self.frac[job] = f
-            self.gpus += g
-            self.shed += g * busy_w * (1.0 - f)
-            self._loss += g * (1.0 - self.cfg.capping.speed(f))
-            self.since[job.seq] = now
-        if not self.frac:  # no drift from sums of floats
-            self.shed = self._loss = 0.0
-
-    def _account(self) -> None:
-        now = self.env.now
-        self._lost += self._loss * (now - self._t)
-        self._t = now
-
-    # ------------------------------------------------------------------- horizon
-
-    def capped_seconds(self, n: int):
-        import numpy as np
-
-        now = self.env.now
-        out = np.zeros(n)
-        for seq, s in self.capped_time.items():
-            out[seq] = s
-        for seq, since in self.since.items():  # still capped at the horizon
-            out[seq] += now - since
-        return out
-
-    def lost_gpu_s(self) -> float:
-        self._account()
-        return self._lost
 
 
 def _inference_type():

@@ -29,6 +29,14 @@ rule keeps it from delaying the head for GPUs.
 
 ``power_wait_s`` (jobs table): for each spell in the queue, the time from the first pass whose
 gate refused the job while its GPUs were free to its start, summed over spells.
+
+Cost: the gate is asked for nearly every job a pass looks at, so its books are kept as jobs
+start and end (the mode's ``started``/``ended``; ``refile`` when admission's expected end
+moves) rather than rebuilt from the running jobs on each ask, with the same floats a rebuild
+would give (``_resum``); with one PUE and cap for the run, a job that fits beside the most the
+fleet and every running job could ever draw is admitted without the check per point
+(``_roomy``); and within one state a pass's answers imply others (``_known``). Each shortcut
+gives the answer the full check would.
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
-from itertools import accumulate
+from itertools import accumulate, islice
 
 
 class Gate:
@@ -51,37 +59,88 @@ class Gate:
         self.engine = power.engine
         self.steps = power.static_steps  # times the static draw steps at (supply); empty: constant
         self.static = power.static_at(0.0)
+        self.flat = len(power.bounds) == 1  # one PUE and one cap for the whole run
         self.dw = d  # per pool
         self.slow = slow
         self.end_of = end_of
         self.refused: dict[int, float] = {}  # job seq -> first refusal in its current queue spell
         self.waited: dict[int, float] = {}  # job seq -> power wait so far
         self.phantom: tuple | None = None  # (head, start, end, d): EASY's booking for the head
-        self._profile_key = None
+        # the profile of running jobs' power by end, kept as jobs start and end (``_profile``)
+        self._booked: dict = {}  # running job -> (end, d) as filed
+        self._ends: list[float] = []  # ascending; equal ends in ascending d
+        self._ds: list[float] = []  # d of each, in that order
+        self._cum: list[float] = []  # prefix sums of _ds
+        self._version = 0  # bumped on every change of the profile
+        # answers given since the state ``_fits`` reads last changed (``_known``)
+        self._state: tuple = ()
+        self._phantom_seen: tuple | None = None
+        self._yes: list[tuple[float, float]] = []  # (d, end) that fit
+        self._no: list[tuple[float, float]] = []  # (d, end) that did not
 
     def _wall(self, job, pool: int) -> float:
         speed = self.cluster.pools[pool].speed
         return job.run_estimate(speed if self.slow == 1.0 else speed * self.slow)
 
     def _profile(self):
-        """Running jobs' power by end: (ends, prefix sums of d, total d); rebuilt when the
-        cluster's allocations change."""
-        key = self.cluster.changes
-        if key != self._profile_key:
-            end_of, dw = self.end_of, self.dw
-            jobs = sorted((end_of(j), j.spec.num_gpus * dw[j.pool]) for j in self.engine.running)
-            ends = [e for e, _ in jobs]
-            cum = list(accumulate(d for _, d in jobs))
-            self._profile_cache = (ends, cum, cum[-1] if cum else 0.0)
-            self._profile_key = key
-        return self._profile_cache
+        """Running jobs' power by end: (ends, prefix sums of d, total d). The lists are the
+        ones a sort of every running job's (end, d) would give, kept in place as jobs come and
+        go (``add``, ``remove``, ``refile``) rather than rebuilt on every allocation change."""
+        cum = self._cum
+        return self._ends, cum, cum[-1] if cum else 0.0
+
+    def add(self, job) -> None:
+        """File a job that started (its ``end_of`` is set): its d at its end."""
+        end, d = self._booked[job] = (self.end_of(job), job.spec.num_gpus * self.dw[job.pool])
+        ends, ds = self._ends, self._ds
+        lo, hi = bisect_left(ends, end), bisect_right(ends, end)
+        i = bisect_right(ds, d, lo, hi)  # after equal (end, d) pairs, as a sort orders them
+        ends.insert(i, end)
+        ds.insert(i, d)
+        self._resum(i)
+        self._version += 1
+
+    def remove(self, job) -> None:
+        """Take a job whose segment ended out of the profile (no-op if it was never filed)."""
+        entry = self._booked.pop(job, None)
+        if entry is None:
+            return
+        end, d = entry
+        ends, ds = self._ends, self._ds
+        lo, hi = bisect_left(ends, end), bisect_right(ends, end)
+        i = bisect_left(ds, d, lo, hi)  # one of the equal pairs: which one changes no value
+        del ends[i], ds[i]
+        self._resum(i)
+        self._version += 1
+
+    def refile(self, job) -> None:
+        """A running job's ``end_of`` may have moved (it was re-timed): file it at its new end."""
+        entry = self._booked.get(job)
+        if entry is not None and entry[0] != self.end_of(job):
+            self.remove(job)
+            self.add(job)
+
+    def _resum(self, i: int) -> None:
+        """Recompute the prefix sums from position ``i`` on. Those before ``i`` are unchanged,
+        and the rest are added one by one in the same order as ``accumulate`` over the whole
+        list would, so every float equals that of a full rebuild."""
+        cum, ds = self._cum, self._ds
+        del cum[i:]
+        if i == 0:
+            cum.extend(accumulate(ds))
+        else:
+            cum.extend(islice(accumulate(islice(ds, i, None), initial=cum[i - 1]), 1, None))
 
     def _fits(self, d: float, start: float, end: float, phantom: tuple | None) -> bool:
         """The budget holds over [start, end) with ``d`` more watts of IT power."""
-        ends, cum, total = self._profile()
+        cum = self._cum
+        total = cum[-1] if cum else 0.0
         p = self.power
-        bounds = p.bounds
-        i = p.segment(start)
+        if self.flat and self._roomy(d, total, phantom):
+            return True
+        ends = self._ends
+        bounds, seg_pue, seg_cap = p.bounds, p.seg_pue, p.seg_cap
+        i = bisect_right(bounds, start) - 1  # (``p.segment``, inlined: this is the hot path)
         points = [start] + bounds[i + 1: bisect_left(bounds, end)]
         if phantom is not None and start < phantom[1] < end:
             points.append(phantom[1])
@@ -94,12 +153,44 @@ class Gate:
             committed = total - (cum[k - 1] if k else 0.0)
             if phantom is not None and phantom[1] <= t < phantom[2]:
                 committed += phantom[3]
-            s = p.segment(t)
+            s = bisect_right(bounds, t) - 1
             if steps:
                 static = p.static_at(t)
-            if p.seg_pue[s] * (static + committed + d) > p.seg_cap[s]:
+            if seg_pue[s] * (static + committed + d) > seg_cap[s]:
                 return False
         return True
+
+    def _roomy(self, d: float, total: float, phantom: tuple | None) -> bool:
+        """With one PUE and cap: does the budget hold even with the most static draw ever
+        booked, every running job (``total``) and the head's booking at once? Then it holds at
+        every point ``_fits`` checks, so that is its answer, with the same floats: each term
+        there is at most its counterpart here (no d is negative, so a committed sum is at most
+        the total), and rounded sums and products never fall when a term grows."""
+        p = self.power
+        committed = total if phantom is None else total + phantom[3]
+        return p.seg_pue[0] * (p.static_max() + committed + d) <= p.seg_cap[0]
+
+    def _known(self, d: float, end: float, phantom: tuple | None) -> bool | None:
+        """What ``_fits(d, now, end, phantom)`` answers, if an answer given in the same state
+        implies it (else None). In one state (time, profile, phantom, static draw) the budget
+        is checked at the points of [now, end), a set that only grows with ``end``, and each
+        point's draw only grows with ``d``: so (d, end) fits if some (d', end') with d' >= d
+        and end' >= end did, and does not if some with d' <= d and end' <= end did not. A pass
+        asks for many queued jobs of the same few sizes in one state."""
+        p = self.power
+        state = (p.env.now, self._version, p.retired_w)
+        if state != self._state or phantom is not self._phantom_seen:
+            self._state, self._phantom_seen = state, phantom
+            self._yes.clear()
+            self._no.clear()
+            return None
+        for d0, e0 in self._no:
+            if d0 <= d and e0 <= end:
+                return False
+        for d1, e1 in self._yes:
+            if d <= d1 and end <= e1:
+                return True
+        return None
 
     def admits(self, job, pool: int = 0) -> bool:
         """May ``job`` start now on ``pool``? Records a refusal when its GPUs are free."""
@@ -107,7 +198,12 @@ class Gate:
         ph = self.phantom
         if ph is not None and ph[0] is job:
             ph = None
-        if self._fits(job.spec.num_gpus * self.dw[pool], now, now + self._wall(job, pool), ph):
+        d, end = job.spec.num_gpus * self.dw[pool], now + self._wall(job, pool)
+        fits = self._known(d, end, ph)
+        if fits is None:
+            fits = self._fits(d, now, end, ph)
+            (self._yes if fits else self._no).append((d, end))
+        if fits:
             return True
         if job.seq not in self.refused and self.cluster.fits(job.spec.num_gpus, pool):
             self.refused[job.seq] = now

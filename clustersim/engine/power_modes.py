@@ -1,6 +1,6 @@
 """What the facility cap does: the power modes, each a small class behind one protocol
 (``Mode``), and the throttle allocation of ``capping`` (config: ``clustersim.config.power``;
-the component that applies it: ``engine.power.CappedPower``).
+the component that applies it: ``engine.capped_power.CappedPower``).
 
 - ``Account``: nothing is limited; the power columns are recorded.
 - ``Admission``: a job starts only if the budget holds over its expected run
@@ -37,6 +37,8 @@ and capping is already at its floor). Without either, bookings are as above.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from clustersim.engine.power_gate import Gate
 
 HOUR = 3600.0
@@ -67,6 +69,9 @@ class Mode:
 
     def ended(self, job) -> None:
         pass
+
+    def respeeded(self, job) -> None:
+        """A running job was re-timed (``engine.respeed``)."""
 
     def job_columns(self, jobs):
         return jobs
@@ -116,7 +121,12 @@ class Admission(Mode):
         p.cluster.power = self.gate
 
     def ended(self, job) -> None:
+        self.gate.remove(job)
         self.booked.pop(job, None)
+
+    def respeeded(self, job) -> None:
+        if self.worst == 1.0:  # booked at its expected end, which a re-timing moves
+            self.gate.refile(job)
 
     def boundary(self) -> None:
         self.power.engine.capacity_changed()  # a higher budget may let jobs start
@@ -129,6 +139,7 @@ class Admission(Mode):
         self.gate.started(job, now)
         if self.worst != 1.0:  # at the slowest it can fall to: its end is no later
             self.booked[job] = now + job.run_estimate(self.power.cluster.pools[job.pool].speed * self.worst)
+        self.gate.add(job)
 
     def job_columns(self, jobs):
         jobs = jobs.copy()
@@ -166,9 +177,14 @@ class Capping(Admission):
         else:
             base = self.power.cluster.pools[job.pool].speed * self.worst
         self.latest[job] = self.power.env.now + job.run_estimate(base * self.floor_speed)
+        self.gate.add(job)
 
     def ended(self, job) -> None:
+        self.gate.remove(job)
         self.latest.pop(job, None)
+
+    def respeeded(self, job) -> None:
+        pass  # its latest end was fixed at its start, at the floor: a new limit moves nothing
 
     def job_columns(self, jobs):
         jobs = super().job_columns(jobs)
@@ -205,9 +221,22 @@ def throttle(jobs, excess_w: float, floor: float, order: str) -> dict:
         total = sum(g * busy_w for _, g, _, busy_w in jobs)
         f = max(floor, 1.0 - excess_w / total)
         return {key: f for key, _, _, _ in jobs}
+    return shed(sorted(jobs, key=throttle_rank(order)), excess_w, floor)
+
+
+def throttle_rank(order: str) -> Callable:
+    """The sort key of a ``throttle`` entry under ``smallest_first`` or ``largest_first``: by
+    GPUs (fewest first, or most), the newest first among equals (seqs are unique: a total order)."""
     sign = 1 if order == "smallest_first" else -1
+    return lambda j: (sign * j[1], -j[2])
+
+
+def shed(ordered, excess_w: float, floor: float) -> dict:
+    """``throttle`` over entries already in their order (``throttle_rank``), ``excess_w`` > 0:
+    each job in turn drops to the limit that sheds the rest, or to the floor and the next
+    continues."""
     out = {}
-    for key, g, _seq, busy_w in sorted(jobs, key=lambda j: (sign * j[1], -j[2])):
+    for key, g, _seq, busy_w in ordered:
         room = g * busy_w * (1.0 - floor)
         if excess_w >= room:
             out[key] = floor

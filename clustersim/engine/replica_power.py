@@ -28,7 +28,7 @@ from clustersim.engine.power_modes import throttle
 
 class ReplicaPower:
     """The replicas' power limit ``f`` (a fraction of ``inference_w``) and its books, for
-    ``engine.power.CappedPower`` (``power``: its inference component, replica GPU type, config)."""
+    ``engine.capped_power.CappedPower`` (``power``: its inference component, replica GPU type, config)."""
 
     def __init__(self, power):
         self.env = power.env

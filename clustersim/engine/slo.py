@@ -52,7 +52,7 @@ class ServiceLatency:
 
     def at(self, speed: float) -> ServiceLatency:
         """The model with every replica at ``speed`` x its throughput (a power-capped replica,
-        ``engine.power.CappedPower``): each iteration of the profile takes 1 / ``speed`` as
+        ``engine.capped_power.CappedPower``): each iteration of the profile takes 1 / ``speed`` as
         long, so saturation throughput falls by ``speed`` and TTFT and TPOT grow at every load.
         Cached by speed (the cap sets replicas to the points of a curve: a few speeds)."""
         if speed == 1.0:
