@@ -6,8 +6,11 @@ Arrival-ordered policies append in O(1); other keys insert by bisection. A reque
 Taking the head (``popleft``, what FIFO does at every start) is O(1) too: the taken jobs stay
 at the front of the lists, behind ``_head``, until half the lists are taken, then go in one
 slice. Deleting them one at a time would move the whole queue in memory at every start, a cost
-that grows with the queue (an overloaded run keeps tens of thousands queued). ``jobs`` drops the
-taken front first, so callers always see exactly the queued jobs.
+that grows with the queue (an overloaded run keeps tens of thousands queued). A job taken from
+near the front (``pop``, as backfilling takes them) moves the jobs before it up one place
+instead of every job after it down, so it costs its index, not the queue's length; ``window``
+gives the first jobs without touching the rest. ``jobs`` drops the taken front first, so
+callers always see exactly the queued jobs.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ class JobQueue:
 
     @property
     def jobs(self) -> list[Job]:
-        """The queued jobs in key order (read-only for callers)."""
+        """The queued jobs in key order: read-only for callers, and current only until the queue
+        next changes (take it again after a ``pop`` or ``push``)."""
         if self._head:
             self._compact()
         return self._jobs
@@ -69,28 +73,48 @@ class JobQueue:
         self.gpus += job.spec.num_gpus
         return i - head
 
+    def window(self, n: int) -> list[Job]:
+        """The first ``n`` queued jobs, in order (a new list: O(n) whatever the queue's length)."""
+        h = self._head
+        return self._jobs[h:h + n]
+
     def popleft(self) -> Job:
         """Take the head (O(1): see the module docstring)."""
-        jobs = self._jobs
-        job = jobs[self._head]
+        job = self._jobs[self._head]
         self._head += 1
         self.gpus -= job.spec.num_gpus
-        h = self._head
-        if h == len(jobs):  # empty: start the lists afresh
-            jobs.clear()
-            self._keys.clear()
-            self._head = 0
-        elif h >= COMPACT_AT and 2 * h >= len(jobs):
-            self._compact()
+        self._trim()
         return job
 
     def pop(self, index: int = 0) -> Job:
-        if self._head:
-            self._compact()
-        del self._keys[index]
-        job = self._jobs.pop(index)
+        """Take the job at ``index``: in the front half by moving the jobs before it up one
+        place (O(index)), else by deleting it (O(length - index))."""
+        jobs, keys = self._jobs, self._keys
+        h = self._head
+        i = h + index
+        job = jobs[i]
+        if 2 * index < len(jobs) - h:
+            if index:
+                jobs[h + 1:i + 1] = jobs[h:i]  # same length: nothing after i moves
+                keys[h + 1:i + 1] = keys[h:i]
+            self._head = h + 1
+            self.gpus -= job.spec.num_gpus
+            self._trim()
+            return job
+        del keys[i]
+        del jobs[i]
         self.gpus -= job.spec.num_gpus
         return job
+
+    def _trim(self) -> None:
+        """Drop the taken front once it is half the lists (or everything is taken)."""
+        h = self._head
+        if h == len(self._jobs):  # empty: start the lists afresh
+            self._jobs.clear()
+            self._keys.clear()
+            self._head = 0
+        elif h >= COMPACT_AT and 2 * h >= len(self._jobs):
+            self._compact()
 
     def remove_indices(self, indices: list[int]) -> None:
         """Remove several jobs by index (any order)."""

@@ -86,7 +86,7 @@ class EasyBackfill:
     def schedule(self, queue: JobQueue, cluster: Cluster, placement: PlacementPolicy, now: float, start: StartFn,
                  new: list[Job] | None) -> None:
         changed = start_heads(queue, cluster, placement, start) or new is None
-        jobs = queue.jobs
+        jobs = queue.window(self.depth + 1)  # all a pass may look at (the queue may be long)
         if len(jobs) < 2 or cluster.free_gpus == 0:
             self._fresh_from = 1  # nothing examined: the next pass looks at the whole window
             return
