@@ -28,8 +28,9 @@ ISCA '24) runs its token machines power-capped at 70% of a DGX-H100's rated powe
 ``config.profiles``) put decode iterations at that cap within ~1% of the uncapped H100
 profile (29.7 ms at batch 1 in both; 50 vs 49.6 ms at batch 64) and prefills 15-27% slower
 (1,024 tokens: 101 vs 84 ms; 2,048: 178 vs 153 ms; 8,192: 1.10 vs 0.86 s): about 0.92 of full
-throughput for the Azure conversation mix, whose prefills take ~40% of a full replica's time. The example curve of README.md's power
-section, [[0.5, 0.7], [0.7, 0.92], [1, 1]], takes 0.92 at 0.7 from that and chooses 0.7 at 0.5.
+throughput for the Azure conversation mix, whose prefills take ~40% of a full replica's time.
+The example curve of README.md's power section, [[0.5, 0.7], [0.7, 0.92], [1, 1]], takes 0.92
+at 0.7 from that and chooses 0.7 at 0.5.
 """
 
 from __future__ import annotations
