@@ -109,6 +109,21 @@ def with_windows(path: Path, overrides: list[str], windows: list[str]):
     return scenario_with_overrides(data, (), source=source, base_dir=Path(path).parent)
 
 
+def release_memory() -> None:
+    """Give the finished simulation's memory back before the report reads the files, so a run's
+    peak is the larger of the two phases, not their sum (a 1M-job run: 1.2 GB -> 0.8 GB). The
+    engine's objects refer to each other, so only the cycle collector frees them (it is paused
+    while the engine runs); glibc then keeps freed heap pages until ``malloc_trim`` returns them."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the pages stay with the process, as before
+        pass
+
+
 def simulate_and_write(sc, seed: int, run_dir: Path, report: bool, *, trace=None, frame=None) -> None:
     """Run one replication, write the run directory (and report), print the summary."""
     from clustersim.engine.core import simulate
@@ -130,6 +145,8 @@ def simulate_and_write(sc, seed: int, run_dir: Path, report: bool, *, trace=None
     output.write_run(run_dir, result, rejected=trace.rejected if trace is not None else None)
     summary = result.summary
     del result, specs  # the report reads the files: the tables need not stay in memory beside it
+    if report:
+        release_memory()
     report_path = None
     if report:
         from clustersim.report.build import build_report

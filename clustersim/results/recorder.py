@@ -8,6 +8,7 @@ are typed arrays, so a year of jobs costs tens of bytes each.
 from __future__ import annotations
 
 from array import array
+from struct import Struct
 
 import numpy as np
 
@@ -15,6 +16,8 @@ from clustersim.model import Job
 from clustersim.results.columns import EVENT_COLUMNS, LEVEL_COLUMNS, STAGE_COLUMNS, STATES
 
 NAN = float("nan")
+_INT_ROW = Struct("@2i")  # JobLog.INTS, native C ints as in array("i")
+_FLOAT_ROW = Struct("@4d")  # JobLog.FLOATS, C doubles as in array("d")
 
 
 def events_frame(rows: list[tuple]):
@@ -33,9 +36,9 @@ class Recorder:
     ``level`` takes the base columns (and, with several pools, busy and up GPUs per pool);
     ``stage`` takes capacity by stage, which changes rarely and is merged in at ``frame``.
     Rows are kept in one flat integer array (row after row), so recording one is a single
-    append of a tuple, whatever the number of columns."""
+    append of packed bytes, whatever the number of columns."""
 
-    __slots__ = ("t", "flat", "names", "_last", "_prev", "stage_t", "stage_rows", "stage_names")
+    __slots__ = ("t", "flat", "names", "_last", "_prev", "_pack", "stage_t", "stage_rows", "stage_names")
 
     def __init__(self) -> None:
         self.t = array("d")
@@ -43,6 +46,7 @@ class Recorder:
         self.flat = array("q")  # row-major: len(names) values per row
         self._last: tuple | None = None  # values of the last row
         self._prev: tuple | None = None  # values of the row before it
+        self._pack: Struct | None = None  # a row as the flat array's bytes (made at the first row)
         self.stage_t: list[float] = []
         self.stage_rows: list[tuple] = []
         self.stage_names: list[str] = list(STAGE_COLUMNS)
@@ -81,7 +85,10 @@ class Recorder:
             flat[-n:] = array("q", row)
         else:
             self.t.append(t)
-            flat.extend(row)
+            pack = self._pack
+            if pack is None:
+                pack = self._pack = Struct(f"@{len(row)}q")  # native int64s, as array("q") holds them
+            flat.frombytes(pack.pack(*row))  # a third of the time of extend(row), same bytes
             self._prev = last
         self._last = row
 
@@ -101,7 +108,7 @@ class Recorder:
     def frame(self):
         import pandas as pd
 
-        t = np.frombuffer(self.t, dtype=float).copy()
+        t = np.frombuffer(self.t, dtype=float)  # a view, like the rows: nothing is recorded after
         rows = np.frombuffer(self.flat, dtype=np.int64).reshape(len(t), len(self.names))
         if not self.stage_t:
             # the level columns stay in the recorded rows (one 2-D block, not copied): the
@@ -198,8 +205,10 @@ class JobLog:
                 job.overhead_gpu_s,
                 (duration - remaining - job.work_fast) + job.wall_fast,  # Job.useful_s
             ))
-        self.ints.extend((job.seq, kind))
-        self.floats.extend((spec.submit_s, NAN if start is None else start, NAN if end is None else end, duration))
+        self.ints.frombytes(_INT_ROW.pack(job.seq, kind))  # the bytes array.extend would append
+        self.floats.frombytes(
+            _FLOAT_ROW.pack(spec.submit_s, NAN if start is None else start, NAN if end is None else end, duration)
+        )
         if spec.job_id is not None:
             self.ids[job.seq] = spec.job_id
 
