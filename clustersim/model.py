@@ -81,6 +81,7 @@ class Job:
         "team",
         "priority",
         "pieces",
+        "end_token",
     )
 
     def __init__(self, spec: JobSpec, seq: int):
@@ -121,6 +122,7 @@ class Job:
         # the current segment's speed changes (``engine.segments.respeed``), or None while its
         # speed has not changed: [(progress wall s, work done s, speed from then on), ...]
         self.pieces: list[tuple[float, float, float]] | None = None
+        self.end_token = -1  # token of its entry in its pool's end heap (``Cluster.ends``)
 
     def run_estimate(self, speed: float = 1.0) -> float:
         """Wall time this job needs if it (re)starts now on GPUs of ``speed`` and nothing

@@ -72,11 +72,11 @@ def shadow(cluster: Cluster, gpus: int, now: float, pool: int = 0, end_of=None) 
     free, jobs_on = cluster.free, cluster.jobs_on
     exact = end_of is None
     if exact:
-        heap = list(p.end_heap)  # stale entries are skipped as they come up
+        heap = list(cluster.ends(pool))  # stale entries are skipped as they come up
     else:  # the live entries, keyed by their assumed ends
         heap = [
             (end_of(job, now), seq, token, job)
-            for end, seq, token, job in p.end_heap
+            for end, seq, token, job in cluster.ends(pool)
             if job.token == token and job.nodes and end == job.expected_end_s
         ]
         heapq.heapify(heap)

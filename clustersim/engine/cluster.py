@@ -8,7 +8,11 @@ Free capacity is indexed per pool by bucket: ``pool.buckets[k]`` holds the sched
 of that pool with exactly ``k`` free GPUs, as an insertion-ordered dict used as an ordered set
 (deterministic, O(1) add/remove). Finding a node for a job is then a walk over at most
 ``gpus_per_node + 1`` buckets of each pool the job may use, never a scan of the cluster.
-``buckets``, ``end_heap`` and ``gpus_per_node`` on the cluster are pool 0's.
+``buckets`` and ``gpus_per_node`` on the cluster are pool 0's.
+
+Running jobs by expected end (``ends``: what the backfilling policies plan with) are kept only
+once someone has asked for them: FIFO and the other policies that never plan ahead do not pay
+a heap push at every start and a pop at every end.
 
 Placement rules (gang scheduling): a job of ``g <= gpus_per_node`` GPUs runs on one node; a
 larger job takes ``g / gpus_per_node`` whole nodes of one pool, and ``g`` must be a multiple
@@ -65,7 +69,7 @@ class Cluster:
         first = self.add_pool(pool, gpus_per_node, speed)
         self.gpus_per_node = gpus_per_node
         self.buckets = first.buckets
-        self.end_heap = first.end_heap
+        self.track_ends = False  # pools' end heaps kept up to date (after the first ``ends``)
         self.add_nodes(nodes)
 
     # ----------------------------------------------------------------------------- capacity
@@ -205,8 +209,25 @@ class Cluster:
         used = take * len(nodes)
         self.busy_gpus += used
         pool.busy_gpus += used
-        heapq.heappush(pool.end_heap, (job.expected_end_s, job.seq, job.token, job))
+        job.end_token = job.token
+        if self.track_ends:
+            heapq.heappush(pool.end_heap, (job.expected_end_s, job.seq, job.token, job))
         self.changes += 1
+
+    def ends(self, pool: int) -> list[tuple[float, int, int, Job]]:
+        """Pool ``pool``'s running jobs by expected end: a heap of ``(expected_end_s, seq, token,
+        job)``, stale where token or end differ from the job's. Built at the first call from the
+        jobs whose ``end_token`` is their token (what a heap kept all along holds live: a start
+        or re-timing records it, a hang voids it), then kept as jobs start, end, are re-timed."""
+        if not self.track_ends:
+            self.track_ends = True
+            for node, jobs in enumerate(self.jobs_on):
+                for job in jobs:
+                    if job.nodes and job.nodes[0] == node and job.end_token == job.token:  # once per job
+                        self.pools[job.pool].end_heap.append((job.expected_end_s, job.seq, job.token, job))
+            for p in self.pools:
+                heapq.heapify(p.end_heap)
+        return self.pools[pool].end_heap
 
     def release(self, job: Job) -> None:
         pool = self.pools[job.pool]
@@ -230,9 +251,10 @@ class Cluster:
                 pool.busy_gpus -= take
         job.nodes = ()
         self.changes += 1
-        heap = pool.end_heap
-        while heap and (not heap[0][3].nodes or heap[0][3].token != heap[0][2]):
-            heapq.heappop(heap)
+        if self.track_ends:
+            heap = pool.end_heap
+            while heap and (not heap[0][3].nodes or heap[0][3].token != heap[0][2]):
+                heapq.heappop(heap)
 
     def add_nodes(self, count: int, pool: int = 0) -> list[int]:
         """Put ``count`` new nodes of ``pool`` into service; returns their ids."""

@@ -41,11 +41,13 @@ def respeed(engine, job: Job) -> None:
     if end == job.expected_end_s:
         return  # the scheduled completion stands
     job.expected_end_s = end
-    heap = engine.cluster.pools[job.pool].end_heap
-    heapq.heappush(heap, (end, job.seq, job.token, job))
-    if len(heap) > 2 * len(engine.running) + 1024:  # re-timed jobs leave stale entries: drop them
-        heap[:] = [e for e in heap if e[3].token == e[2] and e[3].nodes and e[0] == e[3].expected_end_s]
-        heapq.heapify(heap)
+    job.end_token = job.token
+    if engine.cluster.track_ends:
+        heap = engine.cluster.pools[job.pool].end_heap
+        heapq.heappush(heap, (end, job.seq, job.token, job))
+        if len(heap) > 2 * len(engine.running) + 1024:  # re-timed jobs leave stale entries: drop them
+            heap[:] = [e for e in heap if e[3].token == e[2] and e[3].nodes and e[0] == e[3].expected_end_s]
+            heapq.heapify(heap)
     engine.call_at(end, engine._finish, value=(job, job.token))
     for hook in engine._on_respeed:
         hook(job, end - now)
