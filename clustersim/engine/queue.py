@@ -78,6 +78,11 @@ class JobQueue:
         h = self._head
         return self._jobs[h:h + n]
 
+    def at(self, index: int) -> Job | None:
+        """The job at ``index`` (0: the head), or None past the end: O(1), nothing copied."""
+        i = self._head + index
+        return self._jobs[i] if i < len(self._jobs) else None
+
     def popleft(self) -> Job:
         """Take the head (O(1): see the module docstring)."""
         job = self._jobs[self._head]

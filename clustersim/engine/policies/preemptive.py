@@ -110,6 +110,23 @@ class Preemptive:
         )
         return [r[0] for r in ranked], [r[2] for r in ranked]
 
+    def _rank_in(self, ranks: list, victims: list[Job], job: Job, now: float) -> None:
+        """Put a job started in this pass into ``_victims``' lists where sorting them again
+        would: ranks (then seq) descending. Ranks do not change within an instant, and the
+        pair is unique, so the lists equal a fresh ``_victims(now)``."""
+        if job.pool != 0 or job.hung_since is not None:
+            return
+        r = self.rank(job, now)
+        lo, hi = 0, len(ranks)
+        while lo < hi:  # first entry ranked below (r, seq)
+            mid = (lo + hi) // 2
+            if (ranks[mid], victims[mid].seq) > (r, job.seq):
+                lo = mid + 1
+            else:
+                hi = mid
+        ranks.insert(lo, r)
+        victims.insert(lo, job)
+
     def schedule(self, queue, cluster, placement, now, start, new) -> None:
         if not queue:
             return
@@ -118,17 +135,32 @@ class Preemptive:
         ranks = victims = None
         no_fit = no_room = INF  # smallest sizes that did not fit now / could not preempt enough
         evicted = False
-        for job in list(queue.jobs):
+        # The pass visits the jobs queued when it began, in order: victims it requeues are
+        # left for the next pass. It walks the queue in place (copying a queue of tens of
+        # thousands at every pass made an overloaded run quadratic) and stops once a 1-GPU job
+        # could neither fit nor preempt: both tests below then skip every later job.
+        requeued: set[Job] = set()
+        i = 0
+        while no_fit > 1 or no_room > 1:
+            job = queue.at(i)
+            if job is None:
+                break
+            if job in requeued:
+                i += 1
+                continue
             g = job.spec.num_gpus
             if g < no_fit:
                 nodes = cluster.find(g, placement.order(g))
                 if nodes is not None and (gate is None or gate.admits(job, 0)):
-                    queue.pop(queue.index(job))
+                    i = queue.index(job)
+                    queue.pop(i)  # the next job of the pass is now at i
                     start(job, nodes)
-                    ranks = None  # one more running job
+                    if ranks is not None:  # one more running job: ranked in, not re-sorted
+                        self._rank_in(ranks, victims, job, now)
                     continue
                 no_fit = min(no_fit, g)
             if g >= no_room:
+                i += 1
                 continue
             if ranks is None:
                 ranks, victims = self._victims(now)
@@ -140,14 +172,20 @@ class Preemptive:
             # on the side of not preempting
             if found is None or (gate is not None and not gate.admits(job, 0)):
                 no_room = min(no_room, g)
+                i += 1
                 continue
             nodes, out = spare(cluster, found, g, victims[:n])
             for v in out:
                 self.preempt(v)
-            queue.pop(queue.index(job))
+                requeued.add(v)
+            i = queue.index(job)  # requeued victims may now stand before it
+            queue.pop(i)
             start(job, nodes)
             evicted = True
-            ranks = None
+            gone = set(out)
+            keep = [k for k, v in enumerate(victims) if v not in gone]
+            ranks, victims = [ranks[k] for k in keep], [victims[k] for k in keep]
+            self._rank_in(ranks, victims, job, now)
             no_fit = no_room = INF
         if evicted:
             engine.request_pass(changed=True)  # victims may restart in what is left
