@@ -24,6 +24,7 @@ COMPILED = [
     "clustersim/engine/cluster.py",
     "clustersim/engine/pool.py",
     "clustersim/engine/queue.py",
+    "clustersim/engine/grouped_queue.py",
     "clustersim/engine/segments.py",
     "clustersim/engine/placement.py",
     "clustersim/engine/availability.py",

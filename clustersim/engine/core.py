@@ -71,7 +71,8 @@ class Engine:
         self.policy = build_policy(scenario.scheduler.policy)
         self.placement = build_placement(scenario.scheduler.placement)
         self.placement.bind(c.gpus_per_node)  # type: ignore[attr-defined]
-        self.queue = JobQueue(self.policy.key)
+        make_queue = getattr(self.policy, "make_queue", None)  # a policy with its own queue (fairshare)
+        self.queue: JobQueue = make_queue() if make_queue is not None else JobQueue(self.policy.key)
         attach = getattr(self.policy, "attach", None)
         if attach is not None:  # a preemptive policy acts on the engine (``evict``)
             attach(self)

@@ -16,13 +16,23 @@ scheduling pass at or after that time, and the queue is re-sorted then; a job qu
 recalculations gets its priority when it enters the queue. Jobs run in priority order (after
 any tenancy priority class: ``job.prio`` first), with EASY backfill (``backfill``) or strictly.
 Usage is a team's GPUs held (``engine.tenancy``), so a preempted job's lost work counts too.
+
+Cost: a recalculation does not re-sort the queue. Between two jobs of one team, tenancy
+priority (and, with a size weight, size) the only difference is age, so the older stays ahead
+at every recalculation; the queue (``engine.grouped_queue``) keeps such groups in submission
+order and merges them by priority only as far as a pass looks. Jobs whose age factor reached 1
+move to their team's group of equal ages (ordered by ``seq``), at the head of the younger group.
+The order is the same as a full re-sort's (``tests/policies/test_fairshare_grouped.py``).
 """
 
 from __future__ import annotations
 
+from clustersim.engine.grouped_queue import GroupedQueue
 from clustersim.engine.policies.easy import EasyBackfill
 from clustersim.engine.policies.strict import start_heads
 from clustersim.model import Job
+
+INF = float("inf")
 
 
 class Fairshare:
@@ -39,6 +49,15 @@ class Fairshare:
         self._seen: list[float] = []  # GPU-seconds per team at the last recalculation
         self._factor: list[float] = []
         self._gpus = 0
+        self._at = 0.0  # time of the last recalculation
+        # Within a group jobs are ordered by submit time; that agrees with the priority only
+        # if submit times never decrease with ``seq`` (true of every workload source): else
+        # the queue re-sorts every job at a recalculation.
+        self.grouped = True
+        self._last = (-1, -INF)  # (seq, submit time) of the newest job keyed
+
+    def make_queue(self) -> GroupedQueue:
+        return GroupedQueue(self)
 
     @classmethod
     def from_config(cls, cfg) -> Fairshare:
@@ -56,10 +75,36 @@ class Fairshare:
         self._gpus = max(1, tenancy.cluster.up_gpus)
 
     def key(self, job: Job) -> tuple:
+        """A job queued now: its priority when it entered the queue (kept until a recalculation)."""
         p = self._pri.get(job)
         if p is None:
             p = self._pri[job] = self.priority(job, self._now)
+            if job.seq > self._last[0]:
+                if job.spec.submit_s < self._last[1]:
+                    self.grouped = False
+                self._last = (job.seq, job.spec.submit_s)
         return (job.prio, -p, job.seq)
+
+    def member_key(self, job: Job) -> tuple:
+        """A job queued at the last recalculation (and maybe taken out and back since)."""
+        p = self._pri.get(job)
+        if p is None:
+            p = self._pri[job] = self.priority(job, self._at)
+        return (job.prio, -p, job.seq)
+
+    def group(self, job: Job) -> tuple:
+        """Jobs whose order cannot change at a recalculation: (tenancy priority, team, age
+        factor at 1, size if it has a weight)."""
+        capped = max(0.0, self._at - job.spec.submit_s) / self.cfg.max_age >= 1.0
+        return (job.prio, job.team, capped, job.spec.num_gpus if self.cfg.weights.size else 0)
+
+    @staticmethod
+    def inner(gid: tuple):
+        return _by_seq if gid[2] else _by_submit
+
+    @staticmethod
+    def movable(gid: tuple) -> bool:
+        return not gid[2]  # the oldest jobs reach the age cap first
 
     def priority(self, job: Job, now: float) -> float:
         w = self.cfg.weights
@@ -81,7 +126,7 @@ class Fairshare:
         self._next = now + self.cfg.recalc
         used = self.tenancy.usage()
         hl = self.cfg.half_life
-        dt = now - getattr(self, "_at", 0.0)
+        dt = now - self._at
         self._at = now
         decay = 2.0 ** (-dt / hl)
         for t, u in enumerate(used):
@@ -91,11 +136,15 @@ class Fairshare:
         self._factor = [
             2.0 ** (-(u / total) / s) if total > 0 else 1.0 for u, s in zip(self._decayed, self._shares, strict=True)
         ]
-        jobs = list(queue.jobs)
-        queue.remove_indices(list(range(len(jobs))))
-        self._pri = {j: self.priority(j, now) for j in jobs}
-        for j in jobs:
-            queue.push(j)
+        if isinstance(queue, GroupedQueue):
+            self._pri = {}  # members get their new priority when the merge reads it
+            queue.regroup()
+        else:  # a flat queue: re-sort it all
+            jobs = list(queue.jobs)
+            queue.remove_indices(list(range(len(jobs))))
+            self._pri = {j: self.priority(j, now) for j in jobs}
+            for j in jobs:
+                queue.push(j)
         self.invalidate()
         return True
 
@@ -110,3 +159,11 @@ class Fairshare:
             self.backfill.schedule(queue, cluster, placement, now, start, new)
         else:
             start_heads(queue, cluster, placement, start)
+
+
+def _by_submit(job: Job) -> tuple:
+    return (job.spec.submit_s, job.seq)
+
+
+def _by_seq(job: Job) -> tuple:
+    return (job.seq,)
