@@ -10,6 +10,12 @@ fixed cost) and before the run; with two job counts the bytes per extra job are 
     python benchmarks/bench_core.py --failures        # the same with the default failure model
     python benchmarks/bench_core.py --types           # the 500 nodes as two GPU types (pools)
     python benchmarks/bench_core.py --load 1.3 --jobs 100000 400000   # overload: the queue grows
+    python benchmarks/bench_core.py --nodes 500 12500 --jobs 1000000   # cost per job vs cluster size
+    python benchmarks/bench_core.py --teams 4 --policies fairshare     # jobs of 4 teams (tenancy)
+
+With several ``--nodes``, each size gets the same offered load (the arrival rate scales with the
+GPUs) and the same job count (so a bigger cluster covers a shorter horizon): the cost per job
+should not depend on the size.
 """
 
 from __future__ import annotations
@@ -22,21 +28,22 @@ import sys
 
 SIZES = {1: 0.548, 2: 0.08, 4: 0.08, 8: 0.22, 16: 0.025, 32: 0.02, 64: 0.012, 128: 0.007, 256: 0.004, 512: 0.0025, 1024: 0.0015}
 MEDIAN_S, P90_S = 600.0, 3 * 3600.0
-GPUS = 4000
+NODES = 500
 LOAD = 0.8
 
 
-def scenario_dict(jobs: int, policy: str, failures: bool, types: bool = False, load: float = LOAD) -> dict:
+def scenario_dict(jobs: int, policy: str, failures: bool, types: bool = False, load: float = LOAD,
+                  nodes: int = NODES, teams: int = 0) -> dict:
     z90 = 1.2815515655446004
     sigma = math.log(P90_S / MEDIAN_S) / z90
     mean_d = MEDIAN_S * math.exp(sigma**2 / 2)
     mean_g = sum(k * p for k, p in SIZES.items())
-    rate_per_s = load * GPUS / (mean_g * mean_d)
+    rate_per_s = load * nodes * 8 / (mean_g * mean_d)
     horizon = jobs / rate_per_s
     data = {
         "name": "bench",
         "horizon": horizon,
-        "cluster": {"nodes": 500, "gpus_per_node": 8},
+        "cluster": {"nodes": nodes, "gpus_per_node": 8},
         "scheduler": {"policy": policy},
         "workload": {
             "classes": [
@@ -51,14 +58,24 @@ def scenario_dict(jobs: int, policy: str, failures: bool, types: bool = False, l
     }
     if failures:
         data["failures"] = {}
+    if teams:
+        # the same arrivals split evenly over one class per team; quotas of 0 with unlimited
+        # borrowing, so no reclaim preemptions: only the order (fairshare weights 1..teams) differs
+        (mix,) = data["workload"]["classes"]
+        data["workload"]["classes"] = [
+            {**mix, "name": f"team{i}", "arrival_rate_per_h": mix["arrival_rate_per_h"] / teams} for i in range(teams)
+        ]
+        data["tenancy"] = {
+            "teams": [{"name": f"t{i}", "quota": 0, "weight": i + 1, "classes": [f"team{i}"]} for i in range(teams)]
+        }
     if types:
         # the same 500 nodes as two pools of two types of the same speed (so the same load),
         # 250 nodes at time 0 and 250 in service at once: jobs of type `any` try the first
         # listed type, then the other (the typed placement and EASY paths)
-        data["cluster"] = {"nodes": 250, "gpus_per_node": 8, "gpu_type": "X"}
+        data["cluster"] = {"nodes": nodes // 2, "gpus_per_node": 8, "gpu_type": "X"}
         data["supply"] = {
             "gpu_types": {"X": {}, "Y": {}},
-            "orders": [{"at": 0, "nodes": 250, "gpu_type": "Y", "lead_time": 0, "burn_in": 0}],
+            "orders": [{"at": 0, "nodes": nodes - nodes // 2, "gpu_type": "Y", "lead_time": 0, "burn_in": 0}],
             "acceptance": {"fail_fraction": 0},
         }
     return data
@@ -79,7 +96,8 @@ def peak_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def one_case(jobs: int, policy: str, failures: bool, types: bool = False, load: float = LOAD) -> dict:
+def one_case(jobs: int, policy: str, failures: bool, types: bool = False, load: float = LOAD,
+             nodes: int = NODES, teams: int = 0) -> dict:
     import time
 
     import pandas  # noqa: F401  the result tables' libraries: a fixed cost, so in the baseline
@@ -89,7 +107,7 @@ def one_case(jobs: int, policy: str, failures: bool, types: bool = False, load: 
     from clustersim.engine.core import Engine
     from clustersim.rng import Streams
 
-    scenario = scenario_from_dict(scenario_dict(jobs, policy, failures, types, load))
+    scenario = scenario_from_dict(scenario_dict(jobs, policy, failures, types, load, nodes, teams))
     base_kb = peak_kb()
     t0 = time.perf_counter()
     engine = Engine(scenario, Streams(0))
@@ -104,6 +122,7 @@ def one_case(jobs: int, policy: str, failures: bool, types: bool = False, load: 
         "policy": policy,
         "failures": failures,
         "types": types,
+        "nodes": nodes,
         "jobs": submitted,
         "sim_s": t1 - t0,
         "wall_s": t2 - t0,
@@ -126,34 +145,44 @@ def main() -> None:
     parser.add_argument("--load", type=float, default=LOAD,
                         help="offered load (default 0.8; above 1 the queue grows all run: 1.3 checks the cost "
                         "per job does not grow with it)")
+    parser.add_argument("--nodes", type=int, nargs="*", default=[NODES],
+                        help="cluster sizes in 8-GPU nodes (default 500), each at the same load and job count")
+    parser.add_argument("--teams", type=int, default=0,
+                        help="split the jobs over this many teams (needed by --policies fairshare)")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
-        jobs, policy, failures, types, load = args.case.split(":")
-        print(json.dumps(one_case(int(jobs), policy, failures == "1", types == "1", float(load))))
+        jobs, policy, failures, types, load, nodes, teams = args.case.split(":")
+        print(json.dumps(one_case(int(jobs), policy, failures == "1", types == "1", float(load), int(nodes), int(teams))))
         return
+    if "fairshare" in args.policies and not args.teams:
+        parser.error("the fairshare policy orders jobs by team: add --teams N")
     rows = []
-    print(f"{'policy':9} {'fail':>4} {'type':>4} {'jobs':>8} {'wall s':>7} {'jobs/s':>8} {'events/s':>9} {'peak MB':>8} {'B/job':>6} {'util':>5} {'p90 wait h':>10}")
+    print(f"{'policy':9} {'fail':>4} {'type':>4} {'nodes':>6} {'jobs':>8} {'wall s':>7} {'jobs/s':>8} {'events/s':>9} {'peak MB':>8} {'B/job':>6} {'util':>5} {'p90 wait h':>10}")
     for policy in args.policies:
+        for nodes in args.nodes:
+            for jobs in args.jobs:
+                case = f"{jobs}:{policy}:{int(args.failures)}:{int(args.types)}:{args.load}:{nodes}:{args.teams}"
+                out = subprocess.run([sys.executable, __file__, "--case", case], check=True, capture_output=True, text=True)
+                r = json.loads(out.stdout.strip().splitlines()[-1])
+                rows.append(r)
+                print(f"{r['policy']:9} {str(r['failures'])[0]:>4} {str(r['types'])[0]:>4} {r['nodes']:>6} {r['jobs']:>8} {r['wall_s']:7.2f} {r['jobs_per_s']:8.0f} {r['events_per_s']:9.0f} {r['peak_mb']:8.0f} {r['bytes_per_job']:6.0f} {r['utilisation']:5.2f} {r['p90_wait_h']:10.2f}")
+    for policy in args.policies:
+        for nodes in args.nodes:
+            mine = [r for r in rows if r["policy"] == policy and r["nodes"] == nodes]
+            if len(mine) != 2:
+                continue
+            a, b = sorted(mine, key=lambda r: r["jobs"])
+            print(f"{policy} on {nodes} nodes: {b['jobs'] / a['jobs']:.1f}x the jobs took {b['wall_s'] / a['wall_s']:.2f}x "
+                  f"the wall time (cost per job x{(b['wall_s'] / b['jobs']) / (a['wall_s'] / a['jobs']):.2f}); "
+                  # the marginal memory of a job, free of fixed costs
+                  f"{(b['above_kb'] - a['above_kb']) * 1024 / (b['jobs'] - a['jobs']):.0f} bytes per extra job")
         for jobs in args.jobs:
-            out = subprocess.run(
-                [sys.executable, __file__, "--case", f"{jobs}:{policy}:{int(args.failures)}:{int(args.types)}:{args.load}"],
-                check=True, capture_output=True, text=True,
-            )
-            r = json.loads(out.stdout.strip().splitlines()[-1])
-            rows.append(r)
-            print(f"{r['policy']:9} {str(r['failures'])[0]:>4} {str(r['types'])[0]:>4} {r['jobs']:>8} {r['wall_s']:7.2f} {r['jobs_per_s']:8.0f} {r['events_per_s']:9.0f} {r['peak_mb']:8.0f} {r['bytes_per_job']:6.0f} {r['utilisation']:5.2f} {r['p90_wait_h']:10.2f}")
-    for policy in args.policies:
-        times = {r["jobs"]: r["wall_s"] for r in rows if r["policy"] == policy}
-        if len(times) == 2:
-            (n1, w1), (n2, w2) = sorted(times.items())
-            print(f"{policy}: {n2 / n1:.1f}x the jobs took {w2 / w1:.2f}x the wall time "
-                  f"(cost per job x{(w2 / n2) / (w1 / n1):.2f})")
-        above = {r["jobs"]: r["above_kb"] for r in rows if r["policy"] == policy}
-        if len(above) == 2:  # the marginal memory of a job, free of fixed costs
-            (n1, k1), (n2, k2) = sorted(above.items())
-            print(f"{policy}: {(k2 - k1) * 1024 / (n2 - n1):.0f} bytes per extra job ({n1} -> {n2} jobs)")
-
+            mine = sorted((r for r in rows if r["policy"] == policy and r["jobs"] == jobs), key=lambda r: r["nodes"])
+            if len(mine) >= 2:
+                us = [1e6 * r["wall_s"] / r["jobs"] for r in mine]
+                sizes = " / ".join(f"{r['nodes']} nodes {u:.1f}" for r, u in zip(mine, us, strict=True))
+                print(f"{policy}, {jobs} jobs: us per job {sizes} (largest / smallest x{us[-1] / us[0]:.2f})")
 
 if __name__ == "__main__":
     main()
