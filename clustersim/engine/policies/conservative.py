@@ -18,12 +18,15 @@ node that the count of entirely free nodes needs. With typed pools a job is plan
 pool where it could start earliest (ties: the first in its order).
 
 Cost: a reservation searches the future free-capacity profile, so a pass costs more than an
-EASY pass; it is meant for comparison runs, with EASY the default.
+EASY pass; it is meant for comparison runs, with EASY the default. The profile's levels are
+indexed (releases by bisection, a node's last release, whole-node counts remembered until the
+reservations change), but a sub-node job still tries every node at every candidate time: an
+overloaded run's cost per job grows with the window's reach (measured in benchmarks/).
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right, insort
+from bisect import bisect_left, bisect_right, insort
 
 from clustersim.model import Job
 
@@ -42,34 +45,57 @@ class _Profile:
         self.free0 = {n: cluster.free[n] for n in self.nodes}
         self.rel: dict[int, list[tuple[float, int]]] = {}
         whole_from = []
+        # when each node is entirely free of the running jobs: after its last release (never
+        # if something else holds GPUs on it; -inf if it is free now)
+        self.entire_at: dict[int, float] = {}
+        # per node: the release times, sorted, and the free GPUs after each (a level by bisection)
+        self.rel_at: dict[int, list[float]] = {}
+        self.free_after: dict[int, list[int]] = {}
         for n in self.nodes:
             rel = sorted((j.expected_end_s, p.per_node(j.spec.num_gpus)) for j in cluster.jobs_on[n])
             self.rel[n] = rel
+            self.rel_at[n] = [e for e, _ in rel]
+            level = [self.free0[n]]
+            for _, g in rel:
+                level.append(level[-1] + g)
+            self.free_after[n] = level
             whole_from.append(rel[-1][0] if rel else now)
-        self.whole_from = sorted(whole_from)  # when each node is entirely free of running jobs
+            if self.free0[n] + sum(g for _, g in rel) != self.per:
+                self.entire_at[n] = INF
+            else:
+                self.entire_at[n] = rel[-1][0] if rel else -INF
+        self.whole_from = sorted(whole_from)
         self.sub: dict[int, list[tuple[float, float, int]]] = {}  # node -> (start, end, GPUs)
         self.subs: list[tuple[float, float, int]] = []  # every sub-node reservation: (start, end, node)
         self.wholes: list[tuple[float, float, int]] = []  # (start, end, nodes)
+        self.starts: list[float] = []  # every reservation's start, sorted
+        self._whole: dict[float, int] = {}  # whole_free by time, until the reservations change
         self.times = sorted({now, *(t for r in self.rel.values() for t, _ in r if now <= t < INF)})
 
     # ------------------------------------------------------------------------- levels
 
     def free_at(self, n: int, t: float) -> int:
-        return (self.free0[n] + sum(g for e, g in self.rel[n] if e <= t)
-                - sum(g for s, e, g in self.sub.get(n, ()) if s <= t < e))
+        free = self.free_after[n][bisect_right(self.rel_at[n], t)]
+        res = self.sub.get(n)
+        return free - sum(g for s, e, g in res if s <= t < e) if res else free
 
     def whole_free(self, t: float) -> int:
         """Entirely free nodes at ``t`` beyond the whole-node reservations active then."""
-        entire = bisect_right(self.whole_from, t)
-        busy = {n for s, e, n in self.subs if s <= t < e and self._entire_without_subs(n, t)}
-        return entire - len(busy) - sum(m for s, e, m in self.wholes if s <= t < e)
+        free = self._whole.get(t)
+        if free is None:
+            entire = bisect_right(self.whole_from, t)
+            busy = {n for s, e, n in self.subs if s <= t < e and self._entire_without_subs(n, t)}
+            free = self._whole[t] = entire - len(busy) - sum(m for s, e, m in self.wholes if s <= t < e)
+        return free
 
     def _entire_without_subs(self, n: int, t: float) -> bool:
-        return self.free0[n] + sum(g for e, g in self.rel[n] if e <= t) == self.per
+        """Node ``n`` is entirely free of the running jobs at ``t`` (every release is by then)."""
+        return t >= self.entire_at[n]
 
     def _points(self, t: float, end: float) -> list[float]:
         """Where a level over [t, end) can be lowest: t and every reservation start inside."""
-        return [t] + [s for s, e, _ in self.subs + self.wholes if t < s < end]
+        starts = self.starts
+        return [t, *starts[bisect_right(starts, t):bisect_left(starts, end)]]
 
     # ------------------------------------------------------------------------- search
 
@@ -104,23 +130,38 @@ class _Profile:
         return None
 
     def prune(self, now: float) -> None:
-        """Forget reservations that ended by ``now`` (they no longer bound any future)."""
+        """Forget reservations that ended by ``now`` (they no longer bound any future), and
+        the candidate times before ``now`` (a search starts at now)."""
+        times = self.times
+        past = bisect_right(times, now)
+        if past > 64 and 2 * past > len(times):
+            del times[:past]
+        pruned = False
         if any(e <= now for _, e, _ in self.wholes):
             self.wholes = [r for r in self.wholes if r[1] > now]
+            pruned = True
         if any(e <= now for _, e, _ in self.subs):
             self.subs = [r for r in self.subs if r[1] > now]
             self.sub = {n: kept for n, res in self.sub.items() if (kept := [r for r in res if r[1] > now])}
+            pruned = True
+        if pruned:
+            self.starts = sorted([s for s, _, _ in self.subs] + [s for s, _, _ in self.wholes])
+            self._whole = {}
 
     def reserve(self, gpus: int, start: float, duration: float, nodes: tuple[int, ...]) -> None:
         end = start + duration
+        insort(self.starts, start)
+        self._whole = {}
         if gpus >= self.per:
             self.wholes.append((start, end, gpus // self.per))
         else:
             (n,) = nodes
             self.sub.setdefault(n, []).append((start, end, gpus))
             self.subs.append((start, end, n))
-        if end < INF and end not in self.times:
-            insort(self.times, end)
+        times = self.times
+        i = bisect_left(times, end)
+        if end < INF and (i == len(times) or times[i] != end):
+            times.insert(i, end)
 
 
 class ConservativeBackfill:

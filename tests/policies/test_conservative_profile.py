@@ -1,0 +1,75 @@
+"""Conservative backfilling's free-capacity profile: its indexed levels (releases by bisection,
+entire nodes by their last release, ``whole_free`` remembered until the reservations change,
+reservation starts kept sorted) equal the plain sums over every release and reservation, at
+every time that matters, on a profile taken from a busy cluster with reservations added and
+pruned as a run does."""
+
+from __future__ import annotations
+
+import random
+from bisect import bisect_right
+
+from clustersim.config import scenario_from_dict
+from clustersim.engine.core import Engine
+from clustersim.engine.policies.conservative import _Profile
+from clustersim.rng import Streams
+
+
+def busy_engine():
+    sc = scenario_from_dict({
+        "name": "profile", "horizon": "2d",
+        "cluster": {"nodes": 12, "gpus_per_node": 8},
+        "scheduler": {"policy": "conservative"},
+        "workload": {"classes": [{
+            "name": "mix", "arrival_rate_per_h": 30, "gpus": {1: 0.4, 2: 0.2, 4: 0.2, 8: 0.1, 16: 0.1},
+            "duration": {"kind": "lognormal", "median": "30m", "p90": "4h"}}]},
+    })
+    engine = Engine(sc, Streams(11))
+    engine.env.run(until=86_400.0)
+    return engine
+
+
+def plain_free_at(prof, n, t):
+    return (prof.free0[n] + sum(g for e, g in prof.rel[n] if e <= t)
+            - sum(g for s, e, g in prof.sub.get(n, ()) if s <= t < e))
+
+
+def plain_whole_free(prof, t):
+    entire = bisect_right(prof.whole_from, t)
+    busy = {n for s, e, n in prof.subs
+            if s <= t < e and prof.free0[n] + sum(g for e2, g in prof.rel[n] if e2 <= t) == prof.per}
+    return entire - len(busy) - sum(m for s, e, m in prof.wholes if s <= t < e)
+
+
+def test_indexed_levels_equal_the_plain_sums():
+    engine = busy_engine()
+    now = engine.env.now
+    prof = _Profile(engine.cluster, 0, now)
+    assert sum(len(r) for r in prof.rel.values()) > 20  # a busy cluster: many releases
+    rng = random.Random(5)
+    checked = 0
+    for step in range(60):
+        if step % 3 == 0:  # a reservation: whole nodes or part of one, as the planner makes
+            start = now + rng.choice([0.0, 600.0, 1800.0, 7200.0]) + rng.random() * 3600
+            if rng.random() < 0.5:
+                prof.reserve(8 * rng.randint(1, 3), start, 3600.0 * rng.random() + 60, ())
+            else:  # on a node, often from the instant its last running job ends (it becomes entire)
+                n = rng.choice([m for m in prof.nodes if prof.rel[m]] or prof.nodes)
+                if prof.rel[n] and rng.random() < 0.7:
+                    start = max(now, prof.rel[n][-1][0])
+                prof.reserve(rng.choice([1, 2, 4]), start, 3600.0 * rng.random() + 60, (n,))
+        if step % 10 == 9:
+            now += 1800.0
+            prof.prune(now)
+        times = sorted({now, *prof.times, *prof.starts, *(e for _, e, _ in prof.subs + prof.wholes)})
+        for t in times:
+            if t < now:
+                continue
+            assert prof.whole_free(t) == plain_whole_free(prof, t), t
+            for n in prof.nodes:
+                assert prof.free_at(n, t) == plain_free_at(prof, n, t)
+                checked += 1
+            end = t + 5400.0
+            assert sorted(prof._points(t, end)) == sorted(
+                [t] + [s for s, e, _ in prof.subs + prof.wholes if t < s < end])
+    assert checked > 10_000
