@@ -9,13 +9,15 @@ from __future__ import annotations
 import random
 from bisect import bisect_right
 
+import pytest
+
 from clustersim.config import scenario_from_dict
 from clustersim.engine.core import Engine
 from clustersim.engine.policies.conservative import _Profile
 from clustersim.rng import Streams
 
 
-def busy_engine():
+def busy_engine(until: float = 86_400.0):
     sc = scenario_from_dict({
         "name": "profile", "horizon": "2d",
         "cluster": {"nodes": 12, "gpus_per_node": 8},
@@ -25,7 +27,7 @@ def busy_engine():
             "duration": {"kind": "lognormal", "median": "30m", "p90": "4h"}}]},
     })
     engine = Engine(sc, Streams(11))
-    engine.env.run(until=86_400.0)
+    engine.env.run(until=until)
     return engine
 
 
@@ -73,3 +75,48 @@ def test_indexed_levels_equal_the_plain_sums():
             assert sorted(prof._points(t, end)) == sorted(
                 [t] + [s for s, e, _ in prof.subs + prof.wholes if t < s < end])
     assert checked > 10_000
+
+
+def plain_earliest(prof, gpus, duration, now, order):
+    """The search over every node at every candidate time (the definition ``earliest`` indexes)."""
+    per = prof.per
+    times = [now] + [t for t in prof.times if t > now]
+    nodes = sorted(prof.nodes, key=order)
+    for t in times:
+        end = t + duration
+        points = None
+        for n in nodes:
+            if plain_free_at(prof, n, t) < gpus:
+                continue
+            own = [t] + [s for s, e, _ in prof.sub.get(n, ()) if t < s < end]
+            if any(plain_free_at(prof, n, x) < gpus for x in own):
+                continue
+            if points is None:
+                points = [t] + [s for s, e, _ in prof.subs + prof.wholes if t < s < end] + [
+                    e for e, _ in prof.rel[n] if t < e < end]
+            if any(prof.free0[n] + sum(g for e2, g in prof.rel[n] if e2 <= x) == per
+                   and plain_free_at(prof, n, x) == per and plain_whole_free(prof, x) < 1 for x in points):
+                continue
+            return t, (n,)
+    return None
+
+
+@pytest.mark.parametrize("until", [1800.0, 3 * 3600.0, 86_400.0])  # from part-free nodes to a full cluster
+def test_sub_node_search_finds_what_trying_every_node_finds(until):
+    engine = busy_engine(until)
+    now = engine.env.now
+    prof = _Profile(engine.cluster, 0, now)
+    rng = random.Random(9)
+    free = engine.cluster.free
+    found_later = 0
+    for _ in range(80):
+        gpus = rng.choice([1, 2, 3, 4, 6, 7])
+        duration = rng.choice([300.0, 3600.0, 4 * 3600.0])
+        rank = {k: i for i, k in enumerate(rng.sample(range(9), 9))}  # some placement order of free counts
+        order = lambda n, r=rank: (r.get(free[n], len(r)), n)  # noqa: E731
+        got = prof.earliest(gpus, duration, now, order)
+        assert got == plain_earliest(prof, gpus, duration, now, order)
+        if got is not None:
+            found_later += got[0] > now
+            prof.reserve(gpus, got[0], duration, got[1])  # the plan fills up as a window does
+    assert found_later > 10  # most searches had to look past now

@@ -70,6 +70,7 @@ class _Profile:
         self.wholes: list[tuple[float, float, int]] = []  # (start, end, nodes)
         self.starts: list[float] = []  # every reservation's start, sorted
         self._whole: dict[float, int] = {}  # whole_free by time, until the reservations change
+        self._ready_for: dict[int, list[tuple[float, int]]] = {}  # _ready by size
         self.times = sorted({now, *(t for r in self.rel.values() for t, _ in r if now <= t < INF)})
 
     # ------------------------------------------------------------------------- levels
@@ -111,8 +112,18 @@ class _Profile:
                 if all(self.whole_free(x) >= need for x in self._points(t, end)):
                     return t, ()
             return None
-        nodes = sorted(self.nodes, key=order)
+        # the nodes in ``order`` that the running jobs leave room on by ``t`` (the others cannot
+        # have room then): added as ``t`` passes their time, instead of trying every node
+        ready = self._ready(gpus)
+        j, keys, nodes = 0, [], []
         for t in times:
+            while j < len(ready) and ready[j][0] <= t:
+                n = ready[j][1]
+                k = order(n)
+                i = bisect_right(keys, k)
+                keys.insert(i, k)
+                nodes.insert(i, n)
+                j += 1
             end = t + duration
             points = None
             for n in nodes:
@@ -128,6 +139,20 @@ class _Profile:
                     continue
                 return t, (n,)
         return None
+
+    def _ready(self, gpus: int) -> list[tuple[float, int]]:
+        """(time from which the running jobs leave ``gpus`` GPUs free on the node, node), by
+        time. A node's level before reservations only rises, so it has that room from then on."""
+        ready = self._ready_for.get(gpus)
+        if ready is None:
+            ready = []
+            for n in self.nodes:
+                k = bisect_left(self.free_after[n], gpus)
+                if k < len(self.free_after[n]):
+                    ready.append((self.rel_at[n][k - 1] if k else -INF, n))
+            ready.sort()
+            self._ready_for[gpus] = ready
+        return ready
 
     def prune(self, now: float) -> None:
         """Forget reservations that ended by ``now`` (they no longer bound any future), and
