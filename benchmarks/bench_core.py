@@ -12,6 +12,7 @@ fixed cost) and before the run; with two job counts the bytes per extra job are 
     python benchmarks/bench_core.py --load 1.3 --jobs 100000 400000   # overload: the queue grows
     python benchmarks/bench_core.py --nodes 500 12500 --jobs 1000000   # cost per job vs cluster size
     python benchmarks/bench_core.py --teams 4 --policies fairshare     # jobs of 4 teams (tenancy)
+    python benchmarks/bench_core.py --policies las --suspend           # preempted jobs keep their work
 
 With several ``--nodes``, each size gets the same offered load (the arrival rate scales with the
 GPUs) and the same job count (so a bigger cluster covers a shorter horizon): the cost per job
@@ -33,7 +34,7 @@ LOAD = 0.8
 
 
 def scenario_dict(jobs: int, policy: str, failures: bool, types: bool = False, load: float = LOAD,
-                  nodes: int = NODES, teams: int = 0) -> dict:
+                  nodes: int = NODES, teams: int = 0, suspend: bool = False) -> dict:
     z90 = 1.2815515655446004
     sigma = math.log(P90_S / MEDIAN_S) / z90
     mean_d = MEDIAN_S * math.exp(sigma**2 / 2)
@@ -44,7 +45,7 @@ def scenario_dict(jobs: int, policy: str, failures: bool, types: bool = False, l
         "name": "bench",
         "horizon": horizon,
         "cluster": {"nodes": nodes, "gpus_per_node": 8},
-        "scheduler": {"policy": policy},
+        "scheduler": {"policy": {"kind": policy, "preemption": "suspend"} if suspend else policy},
         "workload": {
             "classes": [
                 {
@@ -97,7 +98,7 @@ def peak_kb() -> int:
 
 
 def one_case(jobs: int, policy: str, failures: bool, types: bool = False, load: float = LOAD,
-             nodes: int = NODES, teams: int = 0) -> dict:
+             nodes: int = NODES, teams: int = 0, suspend: bool = False) -> dict:
     import time
 
     import pandas  # noqa: F401  the result tables' libraries: a fixed cost, so in the baseline
@@ -107,7 +108,7 @@ def one_case(jobs: int, policy: str, failures: bool, types: bool = False, load: 
     from clustersim.engine.core import Engine
     from clustersim.rng import Streams
 
-    scenario = scenario_from_dict(scenario_dict(jobs, policy, failures, types, load, nodes, teams))
+    scenario = scenario_from_dict(scenario_dict(jobs, policy, failures, types, load, nodes, teams, suspend))
     base_kb = peak_kb()
     t0 = time.perf_counter()
     engine = Engine(scenario, Streams(0))
@@ -149,11 +150,14 @@ def main() -> None:
                         help="cluster sizes in 8-GPU nodes (default 500), each at the same load and job count")
     parser.add_argument("--teams", type=int, default=0,
                         help="split the jobs over this many teams (needed by --policies fairshare)")
+    parser.add_argument("--suspend", action="store_true",
+                        help="srtf/las: preempted jobs keep all their work (Tiresias' own rule; default: requeue)")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
-        jobs, policy, failures, types, load, nodes, teams = args.case.split(":")
-        print(json.dumps(one_case(int(jobs), policy, failures == "1", types == "1", float(load), int(nodes), int(teams))))
+        jobs, policy, failures, types, load, nodes, teams, suspend = args.case.split(":")
+        print(json.dumps(one_case(int(jobs), policy, failures == "1", types == "1", float(load), int(nodes), int(teams),
+                                  suspend == "1")))
         return
     if "fairshare" in args.policies and not args.teams:
         parser.error("the fairshare policy orders jobs by team: add --teams N")
@@ -162,7 +166,8 @@ def main() -> None:
     for policy in args.policies:
         for nodes in args.nodes:
             for jobs in args.jobs:
-                case = f"{jobs}:{policy}:{int(args.failures)}:{int(args.types)}:{args.load}:{nodes}:{args.teams}"
+                case = (f"{jobs}:{policy}:{int(args.failures)}:{int(args.types)}:{args.load}:{nodes}:{args.teams}:"
+                        f"{int(args.suspend)}")
                 out = subprocess.run([sys.executable, __file__, "--case", case], check=True, capture_output=True, text=True)
                 r = json.loads(out.stdout.strip().splitlines()[-1])
                 rows.append(r)

@@ -30,6 +30,8 @@ in the same pass fail too, until an eviction frees GPUs.
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 from clustersim.config.base import split_field_tag
 from clustersim.config.scheduler import check_scheduler
 from clustersim.engine.component import Component
@@ -38,6 +40,7 @@ from clustersim.errors import ScenarioError
 from clustersim.model import Job
 
 INF = float("inf")
+_first = itemgetter(0)
 
 
 def refuse_unsupported(scenario) -> None:
@@ -103,12 +106,10 @@ class Preemptive:
     def _victims(self, now: float) -> tuple[list, list[Job]]:
         """Running jobs that may be preempted, lowest-ranked first, with their negated ranks
         (ascending, for bisection)."""
-        ranked = sorted(
-            ((self.rank(j, now), j.seq, j) for j in self.engine.running if j.pool == 0 and j.hung_since is None),
-            key=lambda r: (r[0], r[1]),
-            reverse=True,
-        )
-        return [r[0] for r in ranked], [r[2] for r in ranked]
+        rank = self.rank
+        ranked = [(rank(j, now), j) for j in self.engine.running if j.pool == 0 and j.hung_since is None]
+        ranked.sort(key=_first, reverse=True)  # ranks end with the job's seq: unique, no ties
+        return [r[0] for r in ranked], [r[1] for r in ranked]
 
     def _rank_in(self, ranks: list, victims: list[Job], job: Job, now: float) -> None:
         """Put a job started in this pass into ``_victims``' lists where sorting them again
