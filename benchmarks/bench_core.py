@@ -30,6 +30,7 @@ import sys
 SIZES = {1: 0.548, 2: 0.08, 4: 0.08, 8: 0.22, 16: 0.025, 32: 0.02, 64: 0.012, 128: 0.007, 256: 0.004, 512: 0.0025, 1024: 0.0015}
 MEDIAN_S, P90_S = 600.0, 3 * 3600.0
 NODES = 500
+GPUS = NODES * 8  # the default cluster's GPUs (bench_scale's trace)
 LOAD = 0.8
 
 
