@@ -171,6 +171,7 @@ def main() -> None:
                         f"{int(args.suspend)}")
                 out = subprocess.run([sys.executable, __file__, "--case", case], check=True, capture_output=True, text=True)
                 r = json.loads(out.stdout.strip().splitlines()[-1])
+                r["asked"] = jobs
                 rows.append(r)
                 print(f"{r['policy']:9} {str(r['failures'])[0]:>4} {str(r['types'])[0]:>4} {r['nodes']:>6} {r['jobs']:>8} {r['wall_s']:7.2f} {r['jobs_per_s']:8.0f} {r['events_per_s']:9.0f} {r['peak_mb']:8.0f} {r['bytes_per_job']:6.0f} {r['utilisation']:5.2f} {r['p90_wait_h']:10.2f}")
     for policy in args.policies:
@@ -184,11 +185,11 @@ def main() -> None:
                   # the marginal memory of a job, free of fixed costs
                   f"{(b['above_kb'] - a['above_kb']) * 1024 / (b['jobs'] - a['jobs']):.0f} bytes per extra job")
         for jobs in args.jobs:
-            mine = sorted((r for r in rows if r["policy"] == policy and r["jobs"] == jobs), key=lambda r: r["nodes"])
+            mine = sorted((r for r in rows if r["policy"] == policy and r["asked"] == jobs), key=lambda r: r["nodes"])
             if len(mine) >= 2:
                 us = [1e6 * r["wall_s"] / r["jobs"] for r in mine]
                 sizes = " / ".join(f"{r['nodes']} nodes {u:.1f}" for r, u in zip(mine, us, strict=True))
-                print(f"{policy}, {jobs} jobs: us per job {sizes} (largest / smallest x{us[-1] / us[0]:.2f})")
+                print(f"{policy}, ~{jobs} jobs: us per job {sizes} (largest / smallest x{us[-1] / us[0]:.2f})")
 
 if __name__ == "__main__":
     main()
