@@ -40,6 +40,8 @@ classes (``job.prio``) rank before the queues.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from clustersim.engine.component import Component
 from clustersim.engine.policies.preemptive import Preemptive
 from clustersim.model import FINISHED, QUEUED, Job
@@ -68,6 +70,11 @@ class LeastAttained(Preemptive):
         self.attained: dict[Job, float] = {}  # GPU-s since the last promotion, closed segments
         self.since: dict[Job, float] = {}  # start of the running segment
         self.promotions = 0
+        # the running jobs of the shared pool by rank, ascending (a rank only changes at a
+        # start, a stop or a demotion: kept here, so a pass need not rank every running job)
+        self._ranks: list[tuple] = []
+        self._ranked: list[Job] = []
+        self._rank_of: dict[Job, tuple] = {}
 
     @classmethod
     def from_config(cls, cfg) -> LeastAttained:
@@ -95,7 +102,29 @@ class LeastAttained(Preemptive):
     def started(self, job: Job) -> None:
         now = self.engine.env.now
         self.since[job] = now
+        if job.pool == 0:
+            self._add(job)
         self._arm(job, now)
+
+    def _add(self, job: Job) -> None:
+        r = self._rank_of[job] = self.key(job)
+        i = bisect_left(self._ranks, r)
+        self._ranks.insert(i, r)
+        self._ranked.insert(i, job)
+
+    def _drop(self, job: Job) -> None:
+        r = self._rank_of.pop(job, None)
+        if r is not None:
+            i = bisect_left(self._ranks, r)
+            del self._ranks[i]
+            del self._ranked[i]
+
+    def _victims(self, now: float) -> tuple[list, list[Job]]:
+        """The base class's lists (running jobs that may be preempted, lowest-ranked first)
+        from the kept order: the same ranks, without ranking every running job at each pass."""
+        ranks, jobs = self._ranks, self._ranked
+        keep = [i for i in range(len(jobs) - 1, -1, -1) if jobs[i].hung_since is None]
+        return [ranks[i] for i in keep], [jobs[i] for i in keep]
 
     def _arm(self, job: Job, now: float) -> None:
         """Schedule the instant the running job passes its queue's threshold."""
@@ -110,12 +139,16 @@ class LeastAttained(Preemptive):
         if job.token != token or job not in self.engine.running:
             return  # stopped or restarted since: its next start armed a new timer
         now = self.engine.env.now
+        self._drop(job)
         self.level[job] = self.level.get(job, 0) + 1  # its service reached the threshold now
+        if job.pool == 0:
+            self._add(job)
         self._arm(job, now)
         self.engine.capacity_changed()  # re-rank: queued jobs may now outrank it
 
     def stopped(self, job: Job) -> None:
         now = self.engine.env.now
+        self._drop(job)
         t0 = self.since.pop(job, now)
         if job.state == FINISHED:
             self.level.pop(job, None)
