@@ -128,9 +128,27 @@ def _chunk_numbers(chunk):
     import numpy as np
     import pyarrow as pa
 
-    if chunk.null_count or not (pa.types.is_integer(chunk.type) or pa.types.is_floating(chunk.type)):
+    if not (pa.types.is_integer(chunk.type) or pa.types.is_floating(chunk.type)):
         return None
-    return np.from_dlpack(chunk).astype(float, copy=False)
+    if not chunk.null_count:
+        return np.from_dlpack(chunk).astype(float, copy=False)
+    # missing values (a replay's recorded waits, say) become NaN, as pandas makes them: read
+    # from the buffers, since pyarrow's fill_null and to_numpy import pandas
+    dtype = _NUMPY_OF.get(str(chunk.type))
+    validity, data = chunk.buffers()[:2]
+    if dtype is None or validity is None or data is None:
+        return None
+    lo, hi = chunk.offset, chunk.offset + len(chunk)
+    values = np.frombuffer(data, dtype=dtype, count=hi)[lo:].astype(float)
+    valid = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")[lo:hi].astype(bool)
+    values[~valid] = np.nan
+    return values
+
+
+_NUMPY_OF = {  # Arrow's numeric type names -> numpy's
+    "double": "float64", "float": "float32", "halffloat": "float16",
+    **{f"{s}int{b}": f"{s}int{b}" for s in ("", "u") for b in (8, 16, 32, 64)},
+}
 
 
 def _chunk_texts(chunk):

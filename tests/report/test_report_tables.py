@@ -52,11 +52,27 @@ def test_awkward_columns_are_the_same_as_through_pandas(tmp_path):
         "text_missing": pa.array([None if i == 4 else "a" for i in range(n)]),
         "categories": pa.array([f"k{i % 2}" for i in range(n)]).dictionary_encode(),
         "unsigned": pa.array(range(n), pa.uint8()),
+        "floats_missing": pa.array([None if i % 4 == 1 else i / 3 for i in range(n)], pa.float64()),
+        "small_missing": pa.array([None if i > 6 else -i for i in range(n)], pa.int8()),
+        "all_missing": pa.array([None] * n, pa.float64()),  # a replay's recorded waits, say
     })
     path = tmp_path / "awkward.parquet"
     pq.write_table(table, path, row_group_size=4)  # several chunks per column
-    assert_same_as_pandas(path, ("ints", "ints_missing", "flags", "numeric_text", "unsigned"),
+    assert_same_as_pandas(path, ("ints", "ints_missing", "flags", "numeric_text", "unsigned", "floats_missing",
+                                 "small_missing", "all_missing"),
                           ("text", "text_missing", "categories"))
+
+
+def test_numbers_with_missing_values_from_a_slice_of_an_array():
+    from clustersim.report.files import _chunk_numbers
+
+    values = [None if i % 5 == 2 else i * 1.25 for i in range(37)]
+    for kind in (pa.float64(), pa.float32()):
+        array = pa.array(values, kind)
+        for lo, hi in ((0, 37), (3, 30), (9, 10), (11, 37)):  # offsets inside and across bitmap bytes
+            got = _chunk_numbers(array.slice(lo, hi - lo))
+            want = pd.Series(values[lo:hi], dtype=float).astype(np.dtype(kind.to_pandas_dtype())).astype(float)
+            np.testing.assert_array_equal(got, want.to_numpy())
 
 
 def test_an_unsorted_timeseries_is_sorted_stably_on_both_sides(tmp_path):
