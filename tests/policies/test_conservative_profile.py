@@ -109,7 +109,12 @@ def test_sub_node_search_finds_what_trying_every_node_finds(until):
     rng = random.Random(9)
     free = engine.cluster.free
     found_later = 0
-    for _ in range(80):
+    for step in range(120):
+        if step % 3 == 2:  # whole-node reservations too: sub-node jobs may not take their nodes
+            whole = prof.earliest(8 * rng.choice([1, 2, 4]), rng.choice([1800.0, 7200.0]), now, order=None)
+            if whole is not None:
+                prof.reserve(8 * rng.choice([1, 2]), whole[0], rng.choice([1800.0, 7200.0]), ())
+            continue
         gpus = rng.choice([1, 2, 3, 4, 6, 7])
         duration = rng.choice([300.0, 3600.0, 4 * 3600.0])
         rank = {k: i for i, k in enumerate(rng.sample(range(9), 9))}  # some placement order of free counts

@@ -27,6 +27,7 @@ overloaded run's cost per job grows with the window's reach (measured in benchma
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
+from heapq import heappop, heappush
 
 from clustersim.model import Job
 
@@ -116,6 +117,15 @@ class _Profile:
         # have room then): added as ``t`` passes their time, instead of trying every node
         ready = self._ready(gpus)
         j, keys, nodes = 0, [], []
+        # A node that fails at t because of a level at a reservation start x > t fails the same
+        # way at every later candidate up to x (x is inside each of their windows, and the level
+        # at x does not depend on the candidate). One whose own reservations leave too few GPUs
+        # at x leaves the list until t passes x; one that would take an entire node needed at x
+        # stays (the first node that passes its own levels gives the window's points) but is not
+        # tested again until then.
+        back: list[tuple[float, tuple, int]] = []  # (x, key, node): out of the list until x
+        whole_until: dict[int, float] = {}
+        starts = self.starts
         for t in times:
             while j < len(ready) and ready[j][0] <= t:
                 n = ready[j][1]
@@ -124,18 +134,34 @@ class _Profile:
                 keys.insert(i, k)
                 nodes.insert(i, n)
                 j += 1
+            while back and back[0][0] < t:
+                _, k, n = heappop(back)
+                i = bisect_right(keys, k)
+                keys.insert(i, k)
+                nodes.insert(i, n)
             end = t + duration
             points = None
-            for n in nodes:
+            i = 0
+            while i < len(nodes):
+                n = nodes[i]
+                i += 1
                 if self.free_at(n, t) < gpus:
                     continue
-                own = [t] + [s for s, e, _ in self.sub.get(n, ()) if t < s < end]
-                if any(self.free_at(n, x) < gpus for x in own):
+                bad = next((s for s, e, _ in self.sub.get(n, ()) if t < s < end and self.free_at(n, s) < gpus), None)
+                if bad is not None:
+                    i -= 1
+                    heappush(back, (bad, keys.pop(i), nodes.pop(i)))
                     continue
-                if points is None:
+                if points is None:  # the window's points, with the first such node's releases
                     points = self._points(t, end) + [e for e, _ in self.rel[n] if t < e < end]
-                if any(self._entire_without_subs(n, x) and self.free_at(n, x) == per and self.whole_free(x) < 1
-                       for x in points):
+                if whole_until.get(n, -INF) >= t:
+                    continue
+                bad = next((x for x in points if self._entire_without_subs(n, x) and self.free_at(n, x) == per
+                            and self.whole_free(x) < 1), None)
+                if bad is not None:
+                    k = bisect_left(starts, bad)
+                    if bad > t and k < len(starts) and starts[k] == bad:  # a start: in every later window
+                        whole_until[n] = bad
                     continue
                 return t, (n,)
         return None
