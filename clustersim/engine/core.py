@@ -188,7 +188,7 @@ class Engine:
         """Run ``callback(event)`` at exactly ``when``. A timeout of ``when - now`` can land an
         ulp early (now + (when - now) != when in floating point), which would start a job before
         its submit time; so the event goes into SimPy's queue at the absolute time."""
-        event = simpy.Event(self.env)
+        event = simpy.Event(self.env)  # type: ignore[arg-type]
         event._ok = True
         event._value = value
         event.callbacks.append(callback)
