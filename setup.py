@@ -30,6 +30,7 @@ COMPILED = [
     "clustersim/engine/availability.py",
     "clustersim/engine/policies/strict.py",
     "clustersim/engine/policies/easy.py",
+    "clustersim/engine/policies/conservative.py",
     "clustersim/results/recorder.py",
     "clustersim/workload/synthetic.py",
 ]

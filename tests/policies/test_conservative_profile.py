@@ -13,7 +13,7 @@ import pytest
 
 from clustersim.config import scenario_from_dict
 from clustersim.engine.core import Engine
-from clustersim.engine.policies.conservative import _Profile
+from clustersim.engine.policies.conservative import _Profile, _ranks
 from clustersim.rng import Streams
 
 
@@ -101,6 +101,16 @@ def plain_earliest(prof, gpus, duration, now, order):
     return None
 
 
+def plain_whole_earliest(prof, gpus, duration, now):
+    """The whole-node search trying every candidate time at every point of its window."""
+    need = gpus // prof.per
+    for t in [now] + [t for t in prof.times if t > now]:
+        points = [t] + [s for s, e, _ in prof.subs + prof.wholes if t < s < t + duration]
+        if all(plain_whole_free(prof, x) >= need for x in points):
+            return t, ()
+    return None
+
+
 @pytest.mark.parametrize("until", [1800.0, 3 * 3600.0, 86_400.0])  # from part-free nodes to a full cluster
 def test_sub_node_search_finds_what_trying_every_node_finds(until):
     engine = busy_engine(until)
@@ -108,20 +118,61 @@ def test_sub_node_search_finds_what_trying_every_node_finds(until):
     prof = _Profile(engine.cluster, 0, now)
     rng = random.Random(9)
     free = engine.cluster.free
-    found_later = 0
+    found_later = later_wholes = 0
     for step in range(120):
         if step % 3 == 2:  # whole-node reservations too: sub-node jobs may not take their nodes
-            whole = prof.earliest(8 * rng.choice([1, 2, 4]), rng.choice([1800.0, 7200.0]), now, order=None)
+            size, length = 8 * rng.choice([1, 2, 4, 8]), rng.choice([1800.0, 7200.0, 6 * 3600.0])
+            whole = prof.earliest(size, length, now)
+            assert whole == plain_whole_earliest(prof, size, length, now)
             if whole is not None:
-                prof.reserve(8 * rng.choice([1, 2]), whole[0], rng.choice([1800.0, 7200.0]), ())
+                later_wholes += whole[0] > now
+                prof.reserve(size, whole[0], length, ())
             continue
         gpus = rng.choice([1, 2, 3, 4, 6, 7])
         duration = rng.choice([300.0, 3600.0, 4 * 3600.0])
-        rank = {k: i for i, k in enumerate(rng.sample(range(9), 9))}  # some placement order of free counts
+        counts = rng.sample(range(9), rng.randint(1, 9))  # some placement order of free counts
+        rank = {k: i for i, k in enumerate(counts)}
         order = lambda n, r=rank: (r.get(free[n], len(r)), n)  # noqa: E731
-        got = prof.earliest(gpus, duration, now, order)
+        got = prof.earliest(gpus, duration, now, _ranks(counts, 8), free)
         assert got == plain_earliest(prof, gpus, duration, now, order)
         if got is not None:
             found_later += got[0] > now
             prof.reserve(gpus, got[0], duration, got[1])  # the plan fills up as a window does
     assert found_later > 10  # most searches had to look past now
+    assert later_wholes > (3 if until > 1800.0 else 0)
+
+
+def test_pruning_changes_no_level_from_now_on():
+    """A profile that forgets ended reservations (``prune``, lazily) gives the same levels, points
+    and searches from ``now`` on as one that keeps every reservation."""
+    engine = busy_engine()
+    now = engine.env.now
+    prof, kept = _Profile(engine.cluster, 0, now), _Profile(engine.cluster, 0, now)
+    free = engine.cluster.free
+    rng = random.Random(11)
+    pruned = 0
+    for step in range(150):
+        start = now + rng.choice([0.0, 0.0, 600.0, 1800.0]) + rng.random() * 1800
+        length = rng.choice([300.0, 900.0, 3600.0])
+        if rng.random() < 0.4:
+            args = (8 * rng.randint(1, 2), start, length, ())
+        else:
+            args = (rng.choice([1, 2, 4]), start, length, (rng.choice(prof.nodes),))
+        prof.reserve(*args)
+        kept.reserve(*args)
+        if step % 5 == 4:
+            now += 900.0
+            before = len(prof.subs) + len(prof.wholes)
+            prof.prune(now)
+            pruned += before - len(prof.subs) - len(prof.wholes)
+            for t in sorted({now, *kept.starts, *(e for _, e, _ in kept.subs + kept.wholes)}):
+                if t < now:
+                    continue
+                assert prof.whole_free(t) == kept.whole_free(t)
+                assert prof._points(t, t + 3600.0) == kept._points(t, t + 3600.0)
+                for n in prof.nodes:
+                    assert prof.free_at(n, t) == kept.free_at(n, t)
+            ranks = _ranks([1, 2, 3, 4, 5, 6, 7, 8], 8)
+            for gpus in (1, 4, 8, 16):
+                assert prof.earliest(gpus, 1800.0, now, ranks, free) == kept.earliest(gpus, 1800.0, now, ranks, free)
+    assert pruned > 50  # reservations were forgotten along the way

@@ -32,6 +32,14 @@ from heapq import heappop, heappush
 from clustersim.model import Job
 
 INF = float("inf")
+NODE_SPAN = 1 << 40  # more than any node index: a node's search key is rank * NODE_SPAN + node
+
+
+def _ranks(order, per: int) -> list[int]:
+    """By free GPU count (0..per): its place in a placement's order of counts (those not in it
+    after all of them)."""
+    place = {c: i for i, c in enumerate(order)}
+    return [place.get(c, len(place)) for c in range(per + 1)]
 
 
 class _Profile:
@@ -70,6 +78,10 @@ class _Profile:
         self.subs: list[tuple[float, float, int]] = []  # every sub-node reservation: (start, end, node)
         self.wholes: list[tuple[float, float, int]] = []  # (start, end, nodes)
         self.starts: list[float] = []  # every reservation's start, sorted
+        # the reservations' ends (a heap) and how many of them have passed: an ended reservation
+        # bounds no future level, so the lists are filtered only once half of them have ended
+        self._ends: list[float] = []
+        self._ended = 0
         self._whole: dict[float, int] = {}  # whole_free by time, until the reservations change
         self._ready_for: dict[int, list[tuple[float, int]]] = {}  # _ready by size
         self.times = sorted({now, *(t for r in self.rel.values() for t, _ in r if now <= t < INF)})
@@ -101,39 +113,60 @@ class _Profile:
 
     # ------------------------------------------------------------------------- search
 
-    def earliest(self, gpus: int, duration: float, now: float, order) -> tuple[float, tuple[int, ...]] | None:
-        """(start, nodes) of the earliest reservation; nodes only for a sub-node job."""
+    def earliest(self, gpus: int, duration: float, now: float, rank: list[int] | None = None,
+                 free: list[int] | None = None) -> tuple[float, tuple[int, ...]] | None:
+        """(start, nodes) of the earliest reservation; nodes only for a sub-node job, which
+        tries nodes in placement order: by ``rank[free[n]]`` (the rank of the node's free GPUs
+        now among the placement's preferred counts), then by node."""
         per = self.per
         times = self.times[bisect_right(self.times, now):]
         times.insert(0, now)  # the plan may be older than now
         if gpus >= per:
             need = gpus // per
+            # A candidate fails at the latest point x of its window with too few nodes; every
+            # later candidate up to x has x in its window too, so the search resumes after x.
+            after = -INF
             for t in times:
-                end = t + duration
-                if all(self.whole_free(x) >= need for x in self._points(t, end)):
+                if t <= after:
+                    continue
+                if self.whole_free(t) < need:
+                    continue
+                bad = next((x for x in reversed(self._points(t, t + duration)) if self.whole_free(x) < need), None)
+                if bad is None:
                     return t, ()
+                after = bad
             return None
-        # the nodes in ``order`` that the running jobs leave room on by ``t`` (the others cannot
-        # have room then): added as ``t`` passes their time, instead of trying every node
+        assert rank is not None and free is not None
+        # the nodes, in that order (as int keys: rank * NODE_SPAN + node), that the running jobs
+        # leave room on by ``t`` (the others cannot have room then): added as ``t`` passes their
+        # time, instead of trying every node
         ready = self._ready(gpus)
-        j, keys, nodes = 0, [], []
+        j = 0
+        keys: list[int] = []
+        nodes: list[int] = []
         # A node that fails at t because of a level at a reservation start x > t fails the same
         # way at every later candidate up to x (x is inside each of their windows, and the level
         # at x does not depend on the candidate). One whose own reservations leave too few GPUs
         # at x leaves the list until t passes x; one that would take an entire node needed at x
         # stays (the first node that passes its own levels gives the window's points) but is not
         # tested again until then.
-        back: list[tuple[float, tuple, int]] = []  # (x, key, node): out of the list until x
+        back: list[tuple[float, int, int]] = []  # (x, key, node): out of the list until x
         whole_until: dict[int, float] = {}
         starts = self.starts
         for t in times:
-            while j < len(ready) and ready[j][0] <= t:
-                n = ready[j][1]
-                k = order(n)
-                i = bisect_right(keys, k)
-                keys.insert(i, k)
-                nodes.insert(i, n)
-                j += 1
+            if j < len(ready) and ready[j][0] <= t:
+                first = j
+                while j < len(ready) and ready[j][0] <= t:
+                    j += 1
+                if j - first == 1:
+                    n = ready[first][1]
+                    k = rank[free[n]] * NODE_SPAN + n
+                    i = bisect_right(keys, k)
+                    keys.insert(i, k)
+                    nodes.insert(i, n)
+                else:  # many at once (at the first candidate, every node with room now): one sort
+                    keys = sorted([*keys, *[rank[free[n]] * NODE_SPAN + n for _, n in ready[first:j]]])
+                    nodes = [k % NODE_SPAN for k in keys]
             while back and back[0][0] < t:
                 _, k, n = heappop(back)
                 i = bisect_right(keys, k)
@@ -181,12 +214,20 @@ class _Profile:
         return ready
 
     def prune(self, now: float) -> None:
-        """Forget reservations that ended by ``now`` (they no longer bound any future), and
-        the candidate times before ``now`` (a search starts at now)."""
+        """Forget the candidate times before ``now`` (a search starts at now), and the
+        reservations that ended by ``now`` once they are half of them (until then they only
+        cost a little in each scan: an ended one counts at no time from ``now`` on)."""
         times = self.times
         past = bisect_right(times, now)
         if past > 64 and 2 * past > len(times):
             del times[:past]
+        ends = self._ends
+        while ends and ends[0] <= now:
+            heappop(ends)
+            self._ended += 1
+        if 2 * self._ended <= len(self.subs) + len(self.wholes):
+            return
+        self._ended = 0
         pruned = False
         if any(e <= now for _, e, _ in self.wholes):
             self.wholes = [r for r in self.wholes if r[1] > now]
@@ -201,6 +242,7 @@ class _Profile:
 
     def reserve(self, gpus: int, start: float, duration: float, nodes: tuple[int, ...]) -> None:
         end = start + duration
+        heappush(self._ends, end)
         insort(self.starts, start)
         self._whole = {}
         if gpus >= self.per:
@@ -269,20 +311,22 @@ class ConservativeBackfill:
         g = job.spec.num_gpus
         best = None
         free = cluster.free
+        profiles = self._profiles
+        assert profiles is not None
         for pool in job.pools:
             p = cluster.pools[pool]
-            prof = self._profiles.get(pool)
+            prof = profiles.get(pool)
             if prof is None:
-                prof = self._profiles[pool] = _Profile(cluster, pool, now)
-            rank = {k: i for i, k in enumerate(placement.order(g, p.gpus_per_node))} if g <= p.gpus_per_node else {}
-            found = prof.earliest(g, job.run_estimate(p.speed), now, lambda n, r=rank: (r.get(free[n], len(r)), n))
+                prof = profiles[pool] = _Profile(cluster, pool, now)
+            rank = _ranks(placement.order(g, p.gpus_per_node), p.gpus_per_node)
+            found = prof.earliest(g, job.run_estimate(p.speed), now, rank, free)
             if found is not None and (best is None or found[0] < best[1]):
                 best = (pool, found[0], found[1])
         if best is None:  # fits no pool even when everything has ended: no reservation
             best = (job.pools[0], INF, ())
         else:
             pool = best[0]
-            self._profiles[pool].reserve(g, best[1], job.run_estimate(cluster.pools[pool].speed), best[2])
+            profiles[pool].reserve(g, best[1], job.run_estimate(cluster.pools[pool].speed), best[2])
         self._plan[job] = best
         self._planned.append(job)
 
@@ -297,7 +341,9 @@ class ConservativeBackfill:
             return nodes if ok else None
         # whole nodes: preferably not those a sub-node reservation needs while this job runs
         end = now + job.run_estimate(p.speed)
-        pinned = {n for s, e, n in self._profiles[pool].subs if s < end and e > now}
+        profiles = self._profiles
+        assert profiles is not None
+        pinned = {n for s, e, n in profiles[pool].subs if s < end and e > now}
         order = placement.order(g, p.gpus_per_node)
         # the count of free nodes guarantees room; a pinned sub-node job is replanned elsewhere
         return cluster.find(g, order, pinned, pool) or cluster.find(g, order, pool=pool)
