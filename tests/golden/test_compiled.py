@@ -3,8 +3,9 @@
 The test compiles the engine's hot modules with mypyc into a copy of the package (skipped
 when mypy or a C compiler is missing; the test extra installs mypy), then runs scenarios with
 the copy's compiled modules and with its .py files alone, and compares the four result files
-byte for byte. The scenarios cover every path the compiled modules take: both policies that
-are compiled, failures with checkpoints, teams with reclaim, power capping, GPU supply with
+byte for byte. The scenarios cover every path the compiled modules take: the three policies
+that are compiled (EASY, FIFO's strict pass, conservative backfilling under overload and
+failures), failures with checkpoints, teams with reclaim, power capping, GPU supply with
 typed pools, a topology with maintenance, inference services, and a trace replay. ``CLUSTERSIM_COMPILED_ONLY=all`` runs every scenario of
 ``seeds/`` and ``workloads/itp/``; ``=a,b`` those file stems.
 
@@ -40,6 +41,7 @@ DEFAULT = (
     "seeds/lingang-4000-topology.yaml",
     "seeds/lingang-4000-chat.yaml",
     "workloads/itp/cluster01.yaml",
+    "tests/data/core/conservative-overload.yaml",
 )
 
 
