@@ -109,6 +109,11 @@ class Engine:
         self._result: RunResult | None = None
         self._changed = True  # capacity changed since the last pass (not only arrivals)
         self._new: list[Job] = []  # jobs queued since the last pass
+        # read at every arrival, start and request: kept rather than looked up (a pydantic
+        # field, a bound method made anew at each read)
+        self._horizon = scenario.horizon
+        self._finish_cb: Callable[[Any], None] = self._finish
+        self._pass_cb: Callable[[], None] = self._pass
         self._record()
         self.env.arrive = self._arrive
         self._schedule_arrival()
@@ -169,7 +174,7 @@ class Engine:
     def _schedule_arrival(self) -> None:
         """Submit every job due now, then wake up at the next one's submit time."""
         env = self.env
-        horizon = self.scenario.horizon
+        horizon = self._horizon
         spec = self._next_spec
         while True:
             if spec is None:
@@ -261,7 +266,7 @@ class Engine:
         job.expected_end_s = now + wall
         cluster.allocate(job, nodes)
         self.running[job] = None
-        self.env.call_in(wall, self._finish, (job, job.token))
+        self.env.call_in(wall, self._finish_cb, (job, job.token))
         for hook in self._on_start:
             hook(job, wall)
 
@@ -326,7 +331,7 @@ class Engine:
         ``changed``: capacity changed (a completion, a failure ...), not only arrivals."""
         if changed:
             self._changed = True
-        self.env.due = self._pass
+        self.env.due = self._pass_cb
 
     def _pass(self) -> None:
         new = None if self._changed else self._new
