@@ -16,7 +16,9 @@ fixed cost) and before the run; with two job counts the bytes per extra job are 
 
 With several ``--nodes``, each size gets the same offered load (the arrival rate scales with the
 GPUs) and the same job count (so a bigger cluster covers a shorter horizon): the cost per job
-should not depend on the size.
+should not depend on the size. Each size also times the lean loop (``lean_loop.py``) on the
+jobs the run drew, as a yardstick: what a bigger cluster costs any program on this machine
+(caches), so what is left is the simulator's own.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 SIZES = {1: 0.548, 2: 0.08, 4: 0.08, 8: 0.22, 16: 0.025, 32: 0.02, 64: 0.012, 128: 0.007, 256: 0.004, 512: 0.0025, 1024: 0.0015}
 MEDIAN_S, P90_S = 600.0, 3 * 3600.0
@@ -99,7 +102,7 @@ def peak_kb() -> int:
 
 
 def one_case(jobs: int, policy: str, failures: bool, types: bool = False, load: float = LOAD,
-             nodes: int = NODES, teams: int = 0, suspend: bool = False) -> dict:
+             nodes: int = NODES, teams: int = 0, suspend: bool = False, lean: bool = False) -> dict:
     import time
 
     import pandas  # noqa: F401  the result tables' libraries: a fixed cost, so in the baseline
@@ -120,7 +123,7 @@ def one_case(jobs: int, policy: str, failures: bool, types: bool = False, load: 
     peak = peak_kb()
     submitted = result.summary["jobs"]["submitted"]
     events = next(engine.env._eid)  # SimPy numbers every scheduled event
-    return {
+    row = {
         "policy": policy,
         "failures": failures,
         "types": types,
@@ -135,7 +138,21 @@ def one_case(jobs: int, policy: str, failures: bool, types: bool = False, load: 
         "bytes_per_job": (peak - base_kb) * 1024 / submitted,
         "utilisation": result.summary["gpu_utilisation"],
         "p90_wait_h": (result.summary["wait_s"]["p90"] or 0) / 3600,
+        "lean_s": None,
     }
+    if lean:
+        # the yardstick on the same jobs and cluster (after the peak is read): what a bare FIFO
+        # loop pays here, i.e. the share of a change in cost per job any program would see
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from lean_loop import simulate as lean_simulate
+
+        table = result.jobs.sort_values("submit_s", kind="stable")
+        columns = (table["submit_s"].tolist(), table["num_gpus"].tolist(), table["duration_s"].tolist())
+        del result, engine, table
+        t3 = time.perf_counter()
+        lean_simulate(*columns, nodes, 8)
+        row["lean_s"] = time.perf_counter() - t3
+    return row
 
 
 def main() -> None:
@@ -156,9 +173,9 @@ def main() -> None:
     parser.add_argument("--case", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
-        jobs, policy, failures, types, load, nodes, teams, suspend = args.case.split(":")
+        jobs, policy, failures, types, load, nodes, teams, suspend, lean = args.case.split(":")
         print(json.dumps(one_case(int(jobs), policy, failures == "1", types == "1", float(load), int(nodes), int(teams),
-                                  suspend == "1")))
+                                  suspend == "1", lean == "1")))
         return
     if "fairshare" in args.policies and not args.teams:
         parser.error("the fairshare policy orders jobs by team: add --teams N")
@@ -168,7 +185,7 @@ def main() -> None:
         for nodes in args.nodes:
             for jobs in args.jobs:
                 case = (f"{jobs}:{policy}:{int(args.failures)}:{int(args.types)}:{args.load}:{nodes}:{args.teams}:"
-                        f"{int(args.suspend)}")
+                        f"{int(args.suspend)}:{int(len(args.nodes) > 1)}")
                 out = subprocess.run([sys.executable, __file__, "--case", case], check=True, capture_output=True, text=True)
                 r = json.loads(out.stdout.strip().splitlines()[-1])
                 r["asked"] = jobs
@@ -189,7 +206,11 @@ def main() -> None:
             if len(mine) >= 2:
                 us = [1e6 * r["wall_s"] / r["jobs"] for r in mine]
                 sizes = " / ".join(f"{r['nodes']} nodes {u:.1f}" for r, u in zip(mine, us, strict=True))
-                print(f"{policy}, ~{jobs} jobs: us per job {sizes} (largest / smallest x{us[-1] / us[0]:.2f})")
+                lean = [1e6 * r["lean_s"] / r["jobs"] for r in mine]
+                yard = " / ".join(f"{u:.2f}" for u in lean)
+                print(f"{policy}, ~{jobs} jobs: us per job {sizes} (largest / smallest x{us[-1] / us[0]:.2f}); "
+                      f"the lean loop on the same jobs {yard} (x{lean[-1] / lean[0]:.2f}), "
+                      f"so x{(us[-1] / us[0]) / (lean[-1] / lean[0]):.2f} beyond it")
 
 if __name__ == "__main__":
     main()
