@@ -4,19 +4,20 @@ state of whatever holds GPUs (``Job``: a training job; inference replicas subcla
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from mypy_extensions import mypyc_attr
 
-# Job states at the horizon (and during the run).
-QUEUED = "queued"
-RUNNING = "running"
-FINISHED = "finished"
-REJECTED = "rejected"
+# Job states at the horizon (and during the run). Final: a compiled build inlines these
+# (and the kinds below) instead of looking each one up in the module's namespace at every use.
+QUEUED: Final = "queued"
+RUNNING: Final = "running"
+FINISHED: Final = "finished"
+REJECTED: Final = "rejected"
 
 # What holds GPUs: a training job (queued, scheduled, checkpointed) or a service replica.
-TRAINING = "training"
-REPLICA = "replica"
+TRAINING: Final = "training"
+REPLICA: Final = "replica"
 
 
 class JobSpec(NamedTuple):

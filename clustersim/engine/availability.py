@@ -14,11 +14,12 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass, field
+from typing import Final
 
 from clustersim.engine.cluster import Cluster
 from clustersim.model import Job
 
-INF = math.inf
+INF: Final = math.inf
 
 
 @dataclass

@@ -16,17 +16,21 @@ still stops it before the arrival).
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
-from heapq import heappop, heappush
 from itertools import count
-from typing import Any
+from typing import Any, Final
 
 import simpy
 from simpy.core import EmptySchedule, StopSimulation
 
-INF = float("inf")
-URGENT = 0  # SimPy's priorities: an urgent event goes before a normal one at the same time
-NORMAL = 1
+# Final: a compiled build keeps these in C variables (or inlines them) instead of looking each
+# one up in the module's namespace at every use; the clock uses them at every event
+INF: Final = float("inf")
+URGENT: Final = 0  # SimPy's priorities: an urgent event goes before a normal one at the same time
+NORMAL: Final = 1
+heappop: Final = heapq.heappop
+heappush: Final = heapq.heappush
 
 
 class Call:

@@ -34,16 +34,23 @@ with the engine (``setup.py``) and passes where a ``JobQueue`` is expected.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
-from heapq import heapify, heappop, heapreplace
-from typing import Any
+import bisect
+import heapq
+from typing import Any, Final
 
 from clustersim.engine.queue import JobQueue
 from clustersim.model import Job
 
-RECENT = None  # the group of the jobs queued since the last recomputation
-CHUNK = 64  # jobs merged into the front beyond what was asked, so merges are rare
-ALL = ("all",)  # the one group when the policy cannot group
+# Final: a compiled build keeps these in C variables (or inlines them) instead of looking
+# each one up in the module's namespace at every use
+bisect_left: Final = bisect.bisect_left
+bisect_right: Final = bisect.bisect_right
+heapify: Final = heapq.heapify
+heappop: Final = heapq.heappop
+heapreplace: Final = heapq.heapreplace
+RECENT: Final = None  # the group of the jobs queued since the last recomputation
+CHUNK: Final = 64  # jobs merged into the front beyond what was asked, so merges are rare
+ALL: Final = ("all",)  # the one group when the policy cannot group
 
 
 class GroupedQueue(JobQueue):

@@ -15,12 +15,16 @@ callers always see exactly the queued jobs.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+import bisect
 from collections.abc import Callable
+from typing import Final
 
 from clustersim.model import Job
 
-COMPACT_AT = 64  # taken jobs kept at the front before a slice may drop them
+# Final: a compiled build keeps these in C variables (or inlines them) instead of looking
+# each one up in the module's namespace at every use
+bisect_right: Final = bisect.bisect_right
+COMPACT_AT: Final = 64  # taken jobs kept at the front before a slice may drop them
 
 
 class JobQueue:

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from array import array
 from struct import Struct
+from typing import Final
 
 import numpy as np
 
 from clustersim.model import Job
 from clustersim.results.columns import EVENT_COLUMNS, LEVEL_COLUMNS, STAGE_COLUMNS, STATES
 
-NAN = float("nan")
-_INT_ROW = Struct("@2i")  # JobLog.INTS, native C ints as in array("i")
-_FLOAT_ROW = Struct("@4d")  # JobLog.FLOATS, C doubles as in array("d")
+# Final: a compiled build keeps these in C variables (or inlines them) instead of looking
+# each one up in the module's namespace at every use
+NAN: Final = float("nan")
+_INT_ROW: Final = Struct("@2i")  # JobLog.INTS, native C ints as in array("i")
+_FLOAT_ROW: Final = Struct("@4d")  # JobLog.FLOATS, C doubles as in array("d")
 
 
 def events_frame(rows: list[tuple]):

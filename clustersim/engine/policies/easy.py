@@ -37,6 +37,7 @@ Where the papers are silent (they schedule whole, identical nodes):
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Final
 
 from clustersim.engine.availability import Shadow, best_shadow, shadow
 from clustersim.engine.cluster import Cluster
@@ -47,7 +48,7 @@ from clustersim.engine.policies.strict import StartFn, start_heads
 from clustersim.engine.queue import JobQueue
 from clustersim.model import Job
 
-NEVER = 1 << 62  # more GPUs than any job asks for (an int: compared with sizes, natively when compiled)
+NEVER: Final = 1 << 62  # more GPUs than any job asks for (an int: compared with sizes, natively when compiled)
 
 
 class EasyBackfill:

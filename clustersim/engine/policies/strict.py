@@ -9,7 +9,7 @@ that instant has been applied (see ``engine.core``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Final, Protocol
 
 from clustersim.engine.cluster import Cluster
 from clustersim.engine.placement import PlacementPolicy
@@ -17,7 +17,7 @@ from clustersim.engine.queue import JobQueue
 from clustersim.model import Job
 
 StartFn = Callable[[Job, tuple[int, ...]], None]
-INF = float("inf")
+INF: Final = float("inf")
 
 
 class QueuePolicy(Protocol):
