@@ -122,7 +122,7 @@ def one_case(jobs: int, policy: str, failures: bool, types: bool = False, load: 
     t2 = time.perf_counter()
     peak = peak_kb()
     submitted = result.summary["jobs"]["submitted"]
-    events = next(engine.env._eid)  # SimPy numbers every scheduled event
+    events = engine.env.scheduled  # SimPy numbers every scheduled event
     row = {
         "policy": policy,
         "failures": failures,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from itertools import count
 from typing import Any, Final
 
 import simpy
@@ -58,7 +57,7 @@ class Clock:
     def __init__(self, initial_time: float = 0) -> None:
         self._now: Any = initial_time  # Any: an int stays an int, as in SimPy
         self._queue: list = []
-        self._eid = count()
+        self._eid = 0  # the next event's id (SimPy counts with itertools.count: a native int here)
         self._active_proc: Any = None  # the process being resumed (SimPy's ``Process`` sets it)
         # the pass to run once this instant is over, or None (Any: compiled, a declared type would
         # be narrowed to None after ``self.due = None`` though the pass may set it again)
@@ -91,7 +90,21 @@ class Clock:
         return simpy.AnyOf(self, events)  # type: ignore[arg-type]
 
     def schedule(self, event: Any, priority: int = NORMAL, delay: float = 0) -> None:
-        heappush(self._queue, (self._now + delay, priority, next(self._eid), event))
+        eid = self._eid
+        self._eid = eid + 1
+        heappush(self._queue, (self._now + delay, priority, eid, event))
+
+    def schedule_at(self, event: Any, priority: int, when: float) -> None:
+        """Queue ``event`` at the absolute time ``when`` (not ``now + delay``, which can land an ulp
+        off ``when`` in floating point)."""
+        eid = self._eid
+        self._eid = eid + 1
+        heappush(self._queue, (when, priority, eid, event))
+
+    @property
+    def scheduled(self) -> int:
+        """How many events have been queued so far (SimPy numbers each one)."""
+        return self._eid
 
     def peek(self) -> float:
         """The time of the next queued event (infinity if none); arrivals are not queued."""
@@ -100,7 +113,9 @@ class Clock:
     def call_in(self, delay: float, callback: Callable, value) -> None:
         """Run ``callback(event)`` ``delay`` seconds from now (``event._value`` is ``value``),
         at the same time and in the same order as a SimPy timeout of that delay."""
-        heappush(self._queue, (self._now + delay, NORMAL, next(self._eid), Call(callback, value)))
+        eid = self._eid
+        self._eid = eid + 1
+        heappush(self._queue, (self._now + delay, NORMAL, eid, Call(callback, value)))
 
     def _pass_or_arrive(self) -> bool:
         """Run the due pass if this instant is over, then the next arrival if it comes before
@@ -130,7 +145,14 @@ class Clock:
             raise EmptySchedule
         event: Any
         self._now, _, _, event = heappop(queue)
-        callbacks, event.callbacks = event.callbacks, None
+        callbacks: list
+        if isinstance(event, Call):  # the engine's own wake-up (its fields read natively when compiled)
+            callbacks = event.callbacks
+            event.callbacks = None
+            known_ok = True  # a Call never fails
+        else:
+            callbacks, event.callbacks = event.callbacks, None
+            known_ok = False  # its _ok is read after the callbacks, as SimPy reads it
         for i, callback in enumerate(callbacks):
             try:
                 callback(event)
@@ -140,7 +162,7 @@ class Clock:
                 event.callbacks = callbacks[i + 1 :]
                 self.schedule(event, URGENT - 1)
                 raise
-        if not event._ok and not hasattr(event, "_defused"):
+        if not known_ok and not event._ok and not hasattr(event, "_defused"):
             exc = type(event._value)(*event._value.args)
             exc.__cause__ = event._value
             raise exc

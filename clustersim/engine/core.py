@@ -22,9 +22,8 @@ GPU types: a job is routed at submission to the pools it may use (``route``); it
 from __future__ import annotations
 
 import gc
-import heapq
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Final
 
 import simpy
 import simpy.core
@@ -48,6 +47,7 @@ from clustersim.workload.sources import scenario_jobs
 
 ProgressFn = Callable[[float], None]
 Router = Callable[[int, str], "tuple[int, ...] | str"]  # (GPUs, type) -> pools or why not
+_next: Final = next  # a C variable when compiled, not a lookup of the builtin at every arrival
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)
@@ -114,6 +114,7 @@ class Engine:
         self._horizon = scenario.horizon
         self._finish_cb: Callable[[Any], None] = self._finish
         self._pass_cb: Callable[[], None] = self._pass
+        self._start_cb: Callable[[Job, tuple[int, ...]], None] = self.start
         self._record()
         self.env.arrive = self._arrive
         self._schedule_arrival()
@@ -178,7 +179,7 @@ class Engine:
         spec = self._next_spec
         while True:
             if spec is None:
-                spec = next(self._specs, None)
+                spec = _next(self._specs, None)
                 if spec is None or spec.submit_s >= horizon:
                     self._next_spec = None
                     return
@@ -197,7 +198,7 @@ class Engine:
         event._ok = True
         event._value = value
         event.callbacks.append(callback)
-        heapq.heappush(self.env._queue, (when, priority, next(self.env._eid), event))  # type: ignore[misc]
+        self.env.schedule_at(event, priority, when)
 
     def _arrive(self) -> None:
         spec = self._next_spec
@@ -339,7 +340,7 @@ class Engine:
         self._new = []
         for hook in self._before_pass:
             hook()
-        self.policy.schedule(self.queue, self.cluster, self.placement, self.env.now, self.start, new)
+        self.policy.schedule(self.queue, self.cluster, self.placement, self.env.now, self._start_cb, new)
         self._record()
 
     def nodes_entered(self, nodes, keys=None, mature: bool = False) -> None:
