@@ -10,6 +10,7 @@ fixed cost) and before the run; with two job counts the bytes per extra job are 
     python benchmarks/bench_core.py --failures        # the same with the default failure model
     python benchmarks/bench_core.py --types           # the 500 nodes as two GPU types (pools)
     python benchmarks/bench_core.py --load 1.3 --jobs 100000 400000   # overload: the queue grows
+    python benchmarks/bench_core.py --jobs 200000 400000 800000 1600000 --policies fifo   # each doubling
     python benchmarks/bench_core.py --nodes 500 12500 --jobs 1000000   # cost per job vs cluster size
     python benchmarks/bench_core.py --teams 4 --policies fairshare     # jobs of 4 teams (tenancy)
     python benchmarks/bench_core.py --policies las --suspend           # preempted jobs keep their work
@@ -193,14 +194,13 @@ def main() -> None:
                 print(f"{r['policy']:9} {str(r['failures'])[0]:>4} {str(r['types'])[0]:>4} {r['nodes']:>6} {r['jobs']:>8} {r['wall_s']:7.2f} {r['jobs_per_s']:8.0f} {r['events_per_s']:9.0f} {r['peak_mb']:8.0f} {r['bytes_per_job']:6.0f} {r['utilisation']:5.2f} {r['p90_wait_h']:10.2f}")
     for policy in args.policies:
         for nodes in args.nodes:
-            mine = [r for r in rows if r["policy"] == policy and r["nodes"] == nodes]
-            if len(mine) != 2:
-                continue
-            a, b = sorted(mine, key=lambda r: r["jobs"])
-            print(f"{policy} on {nodes} nodes: {b['jobs'] / a['jobs']:.1f}x the jobs took {b['wall_s'] / a['wall_s']:.2f}x "
-                  f"the wall time (cost per job x{(b['wall_s'] / b['jobs']) / (a['wall_s'] / a['jobs']):.2f}); "
-                  # the marginal memory of a job, free of fixed costs
-                  f"{(b['above_kb'] - a['above_kb']) * 1024 / (b['jobs'] - a['jobs']):.0f} bytes per extra job")
+            mine = sorted((r for r in rows if r["policy"] == policy and r["nodes"] == nodes), key=lambda r: r["jobs"])
+            for a, b in zip(mine, mine[1:], strict=False):  # each step up in job count
+                print(f"{policy} on {nodes} nodes, {a['jobs']} -> {b['jobs']} jobs: {b['jobs'] / a['jobs']:.1f}x the jobs "
+                      f"took {b['wall_s'] / a['wall_s']:.2f}x the wall time "
+                      f"(cost per job x{(b['wall_s'] / b['jobs']) / (a['wall_s'] / a['jobs']):.2f}); "
+                      # the marginal memory of a job, free of fixed costs
+                      f"{(b['above_kb'] - a['above_kb']) * 1024 / (b['jobs'] - a['jobs']):.0f} bytes per extra job")
         for jobs in args.jobs:
             mine = sorted((r for r in rows if r["policy"] == policy and r["asked"] == jobs), key=lambda r: r["nodes"])
             if len(mine) >= 2:

@@ -19,7 +19,7 @@ def run(*args: str) -> str:
 def test_bench_core_sizes_teams_and_doubling():
     out = run(str(BENCH / "bench_core.py"), "--jobs", "300", "600", "--policies", "fifo", "fairshare",
               "--teams", "2", "--nodes", "20", "40", "--load", "1.3")
-    assert "fairshare on 40 nodes: " in out and "x the jobs took" in out
+    assert "fairshare on 40 nodes, " in out and "x the jobs took" in out
     assert "fifo, ~300 jobs: us per job 20 nodes" in out
     assert "the lean loop on the same jobs" in out and "beyond it" in out
 
