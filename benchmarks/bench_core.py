@@ -3,7 +3,9 @@
 Prints jobs/s, events/s, wall time and peak memory per policy and job count. Each case runs
 in a fresh subprocess so peak memory (VmHWM) is that case's alone; the baseline is the
 same process after imports (pandas and pyarrow included: the result tables need them, a
-fixed cost) and before the run; with two job counts the bytes per extra job are printed too.
+fixed cost) and before the run. ``B/job`` is the peak above it per job once the result tables
+are built, ``run B/job`` the engine's own peak (after the run, before the tables); with several
+job counts the bytes per extra job are printed too.
 
     python benchmarks/bench_core.py                   # fifo and backfill, 200k and 400k jobs
     python benchmarks/bench_core.py --jobs 50000 --policies fifo
@@ -119,6 +121,7 @@ def one_case(jobs: int, policy: str, failures: bool, types: bool = False, load: 
     engine = Engine(scenario, Streams(0))
     engine.run()
     t1 = time.perf_counter()
+    run_kb = peak_kb()  # the engine's own peak, before the result tables are built
     result = engine.result()
     t2 = time.perf_counter()
     peak = peak_kb()
@@ -137,6 +140,7 @@ def one_case(jobs: int, policy: str, failures: bool, types: bool = False, load: 
         "peak_mb": peak / 1024,
         "above_kb": peak - base_kb,
         "bytes_per_job": (peak - base_kb) * 1024 / submitted,
+        "run_bytes_per_job": (run_kb - base_kb) * 1024 / submitted,
         "utilisation": result.summary["gpu_utilisation"],
         "p90_wait_h": (result.summary["wait_s"]["p90"] or 0) / 3600,
         "lean_s": None,
@@ -181,7 +185,7 @@ def main() -> None:
     if "fairshare" in args.policies and not args.teams:
         parser.error("the fairshare policy orders jobs by team: add --teams N")
     rows = []
-    print(f"{'policy':9} {'fail':>4} {'type':>4} {'nodes':>6} {'jobs':>8} {'wall s':>7} {'jobs/s':>8} {'events/s':>9} {'peak MB':>8} {'B/job':>6} {'util':>5} {'p90 wait h':>10}")
+    print(f"{'policy':9} {'fail':>4} {'type':>4} {'nodes':>6} {'jobs':>8} {'wall s':>7} {'jobs/s':>8} {'events/s':>9} {'peak MB':>8} {'B/job':>6} {'run B/job':>9} {'util':>5} {'p90 wait h':>10}")
     for policy in args.policies:
         for nodes in args.nodes:
             for jobs in args.jobs:
@@ -191,7 +195,7 @@ def main() -> None:
                 r = json.loads(out.stdout.strip().splitlines()[-1])
                 r["asked"] = jobs
                 rows.append(r)
-                print(f"{r['policy']:9} {str(r['failures'])[0]:>4} {str(r['types'])[0]:>4} {r['nodes']:>6} {r['jobs']:>8} {r['wall_s']:7.2f} {r['jobs_per_s']:8.0f} {r['events_per_s']:9.0f} {r['peak_mb']:8.0f} {r['bytes_per_job']:6.0f} {r['utilisation']:5.2f} {r['p90_wait_h']:10.2f}")
+                print(f"{r['policy']:9} {str(r['failures'])[0]:>4} {str(r['types'])[0]:>4} {r['nodes']:>6} {r['jobs']:>8} {r['wall_s']:7.2f} {r['jobs_per_s']:8.0f} {r['events_per_s']:9.0f} {r['peak_mb']:8.0f} {r['bytes_per_job']:6.0f} {r['run_bytes_per_job']:9.0f} {r['utilisation']:5.2f} {r['p90_wait_h']:10.2f}")
     for policy in args.policies:
         for nodes in args.nodes:
             mine = sorted((r for r in rows if r["policy"] == policy and r["nodes"] == nodes), key=lambda r: r["jobs"])
