@@ -41,7 +41,8 @@ class Recorder:
     Rows are kept in one flat integer array (row after row), so recording one is a single
     append of packed bytes, whatever the number of columns."""
 
-    __slots__ = ("t", "flat", "names", "_last", "_prev", "_pack", "stage_t", "stage_rows", "stage_names")
+    __slots__ = ("t", "flat", "names", "_last", "_prev", "_pack", "stage_t", "stage_rows", "stage_names",
+                 "_t_last", "_append_t", "_append_row")
 
     def __init__(self) -> None:
         self.t = array("d")
@@ -50,6 +51,11 @@ class Recorder:
         self._last: tuple | None = None  # values of the last row
         self._prev: tuple | None = None  # values of the row before it
         self._pack: Struct | None = None  # a row as the flat array's bytes (made at the first row)
+        # the last row's time and the arrays' appends, kept: at a row per change, reading them
+        # off the arrays (a float made, two method lookups) was a few percent of a compiled run
+        self._t_last = NAN
+        self._append_t = self.t.append
+        self._append_row = self.flat.frombytes
         self.stage_t: list[float] = []
         self.stage_rows: list[tuple] = []
         self.stage_names: list[str] = list(STAGE_COLUMNS)
@@ -76,22 +82,24 @@ class Recorder:
         if row == last:
             return
         flat = self.flat
-        if last is not None and self.t[-1] == t:
+        if last is not None and self._t_last == t:
             n = len(row)
             if row == self._prev:
                 # the same-time change undid itself: drop the row
                 self.t.pop()
+                self._t_last = self.t[-1] if len(self.t) else NAN
                 del flat[-n:]
                 self._last = self._prev
                 self._prev = tuple(flat[-2 * n : -n]) if len(self.t) >= 2 else None
                 return
             flat[-n:] = array("q", row)
         else:
-            self.t.append(t)
+            self._append_t(t)
+            self._t_last = t
             pack = self._pack
             if pack is None:
                 pack = self._pack = Struct(f"@{len(row)}q")  # native int64s, as array("q") holds them
-            flat.frombytes(pack.pack(*row))  # a third of the time of extend(row), same bytes
+            self._append_row(pack.pack(*row))  # a third of the time of extend(row), same bytes
             self._prev = last
         self._last = row
 
