@@ -170,6 +170,12 @@ class JobLog:
         self.extra_rows = array("i")  # row index of each non-plain row
         self.extra_restarts = array("i")
         self.extra_floats = array("d")  # EXTRA per non-plain row
+        # the row arrays' appends and the row packers, kept bound: looked up at every row, they
+        # were a few percent of a compiled run
+        self._add_ints = self.ints.frombytes
+        self._add_floats = self.floats.frombytes
+        self._pack_ints = _INT_ROW.pack
+        self._pack_floats = _FLOAT_ROW.pack
         self.ids: dict[int, str] = {}  # seq -> job id, only for jobs that carry their own
         self._kinds: dict[tuple, int] = {}  # (gpus, state, cls, reason, pool, request) -> code
         self._kind_rows: list[tuple] = []  # code -> its integer columns, in KIND order
@@ -216,9 +222,9 @@ class JobLog:
                 job.overhead_gpu_s,
                 (duration - remaining - job.work_fast) + job.wall_fast,  # Job.useful_s
             ))
-        self.ints.frombytes(_INT_ROW.pack(job.seq, kind))  # the bytes array.extend would append
-        self.floats.frombytes(
-            _FLOAT_ROW.pack(spec.submit_s, NAN if start is None else start, NAN if end is None else end, duration)
+        self._add_ints(self._pack_ints(job.seq, kind))  # the bytes array.extend would append
+        self._add_floats(
+            self._pack_floats(spec.submit_s, NAN if start is None else start, NAN if end is None else end, duration)
         )
         if spec.job_id is not None:
             self.ids[job.seq] = spec.job_id
@@ -235,6 +241,7 @@ class JobLog:
         code = pairs[order, 1]
         del pairs
         self.ints = array("i")
+        self._add_ints = self.ints.frombytes
         table = np.array(self._kind_rows, dtype=np.int64).reshape(-1, len(self.KIND))
         column = dict(zip(self.KIND, range(len(self.KIND)), strict=True))
 
@@ -245,6 +252,7 @@ class JobLog:
         f = {name: floats[order, k] for k, name in enumerate(self.FLOATS)}
         del floats
         self.floats = array("d")
+        self._add_floats = self.floats.frombytes  # (the old array's method would keep it alive)
         # non-plain rows: their place in submission order, then their own values
         where = np.empty(n, dtype=np.int64)
         where[order] = np.arange(n, dtype=np.int64)
