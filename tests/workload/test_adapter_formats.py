@@ -505,3 +505,16 @@ def test_pai2020_task_row_with_wrong_field_count_spoils_its_job(tmp_path):
     assert "4f057009a5d481acec67b088" not in trace.jobs["job_id"].tolist()
     assert (2, "bad task row") in reasons(trace)
     assert any("pai_task_table.csv line 9: wrong number of fields" in n for n in trace.notes)
+
+
+@pytest.mark.parametrize(("bad", "reason"), [("  ", "missing job_id"), ("a", "duplicate job_id")])
+def test_native_csv_blank_or_repeated_id_is_rejected_on_its_line(tmp_path, bad, reason):
+    # an otherwise clean CSV: the typed fast read must notice the id and leave it to the
+    # careful read, which names the line
+    from clustersim.workload.native import read_native
+
+    path = tmp_path / "trace.csv"
+    path.write_text(f"job_id,submit_s,num_gpus,duration_s\na,0,1,10\n{bad},1,1,10\nc,2,1,10\n")
+    jobs, rejected = read_native(path, strict=False)
+    assert rejected[["line", "reason"]].values.tolist() == [[3, reason]]
+    assert jobs["job_id"].tolist() == ["a", "c"]
