@@ -23,7 +23,7 @@ indexed (releases by bisection, a node's last release, whole-node counts remembe
 reservations change) and a search skips candidates that a failing point rules out, but a
 sub-node job still tries the ready nodes at each candidate time: an overloaded run's cost per
 job grows with the window's reach (``benchmarks/bench_core.py --load 1.3 --policies
-conservative``: x1.64 from 100,000 to 400,000 jobs, compiled).
+conservative``: x1.57 from 100,000 to 400,000 jobs, compiled).
 """
 
 from __future__ import annotations
