@@ -137,6 +137,7 @@ def one_case(jobs: int, policy: str, failures: bool, types: bool = False, load: 
         "wall_s": t2 - t0,
         "jobs_per_s": submitted / (t2 - t0),
         "events_per_s": events / (t1 - t0),
+        "events": events,
         "peak_mb": peak / 1024,
         "above_kb": peak - base_kb,
         "bytes_per_job": (peak - base_kb) * 1024 / submitted,
@@ -202,7 +203,10 @@ def main() -> None:
             for a, b in zip(mine, mine[1:], strict=False):  # each step up in job count
                 print(f"{policy} on {nodes} nodes, {a['jobs']} -> {b['jobs']} jobs: {b['jobs'] / a['jobs']:.1f}x the jobs "
                       f"took {b['wall_s'] / a['wall_s']:.2f}x the wall time "
-                      f"(cost per job x{(b['wall_s'] / b['jobs']) / (a['wall_s'] / a['jobs']):.2f}); "
+                      f"(cost per job x{(b['wall_s'] / b['jobs']) / (a['wall_s'] / a['jobs']):.2f}: events per job "
+                      # the model's share of a change (more events per job) and the simulator's
+                      f"x{(b['events'] / b['jobs']) / (a['events'] / a['jobs']):.2f}, "
+                      f"cost per event x{(b['sim_s'] / b['events']) / (a['sim_s'] / a['events']):.2f}); "
                       # the marginal memory of a job, free of fixed costs
                       f"{(b['above_kb'] - a['above_kb']) * 1024 / (b['jobs'] - a['jobs']):.0f} bytes per extra job")
         for jobs in args.jobs:
