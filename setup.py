@@ -31,6 +31,10 @@ COMPILED = [
     "clustersim/engine/policies/strict.py",
     "clustersim/engine/policies/easy.py",
     "clustersim/engine/policies/conservative.py",
+    "clustersim/engine/preemption.py",
+    "clustersim/engine/policies/preemptive.py",
+    "clustersim/engine/policies/las.py",
+    "clustersim/engine/policies/srtf.py",
     "clustersim/results/recorder.py",
     "clustersim/workload/synthetic.py",
 ]

@@ -149,17 +149,19 @@ def spare(cluster, found: tuple, g: int, order: list) -> tuple:
     instant in the nodes left over. Going from the last victim in ``order`` (the candidates as
     given to ``place``, first to be evicted first) back, each one the room does not need is
     spared; a gang then takes the fully free nodes first, then those the victims empty."""
-    nodes, out = found
-    if len(out) < 2:
+    nodes, placed = found
+    if len(placed) < 2:
         return found
-    wanted = set(out)
-    out = [v for v in order if v in wanted]  # in eviction order
+    wanted = set(placed)
+    out: list[Job] = [v for v in order if v in wanted]  # in eviction order
     per = cluster.gpus_per_node
     free, jobs_on = cluster.free, cluster.jobs_on
     keep = list(out)
     if g <= per:
         node = nodes[0]
-        have = free[node] + sum(cluster.per_node(v.spec.num_gpus) for v in keep)
+        have = free[node]
+        for v in keep:  # (a loop, not sum(): mypyc cannot compile that generator over Any)
+            have += cluster.per_node(v.spec.num_gpus)
         for v in reversed(out):
             take = cluster.per_node(v.spec.num_gpus)
             if have - take >= g:

@@ -42,6 +42,8 @@ DEFAULT = (
     "seeds/lingang-4000-chat.yaml",
     "workloads/itp/cluster01.yaml",
     "tests/data/core/conservative-overload.yaml",
+    "tests/data/core/las-overload.yaml",
+    "tests/data/core/srtf-overload.yaml",
 )
 
 

@@ -31,6 +31,7 @@ in the same pass fail too, until an eviction frees GPUs.
 from __future__ import annotations
 
 from operator import itemgetter
+from typing import Any, Final
 
 from clustersim.config.base import split_field_tag
 from clustersim.config.scheduler import check_scheduler
@@ -39,8 +40,8 @@ from clustersim.engine.preemption import class_plans, place, spare, suspend
 from clustersim.errors import ScenarioError
 from clustersim.model import Job
 
-INF = float("inf")
-_first = itemgetter(0)
+INF: Final = float("inf")  # (Final: C variables when compiled, no namespace lookup per pass)
+_first: Final = itemgetter(0)
 
 
 def refuse_unsupported(scenario) -> None:
@@ -67,7 +68,7 @@ class _Plans(Component):
 class Preemptive:
     """Base class of the preemptive policies (see the module docstring)."""
 
-    engine = None
+    engine: Any = None
 
     def attach(self, engine) -> None:
         """Keep the engine: the pass evicts (``engine.evict``) and reads ``engine.running``.
@@ -133,7 +134,8 @@ class Preemptive:
             return
         engine = self.engine
         gate = cluster.power
-        ranks = victims = None
+        ranks: list | None = None
+        victims: list[Job] = []
         no_fit = no_room = INF  # smallest sizes that did not fit now / could not preempt enough
         evicted = False
         # The pass visits the jobs queued when it began, in order: victims it requeues are

@@ -20,12 +20,13 @@ frees the nodes it needs).
 from __future__ import annotations
 
 from operator import itemgetter
+from typing import Final
 
 from clustersim.engine import segments
 from clustersim.engine.policies.preemptive import Preemptive
 from clustersim.model import Job
 
-_first = itemgetter(0)
+_first: Final = itemgetter(0)  # a C variable when compiled
 
 
 def done_in_segment(job: Job, now: float) -> float:
