@@ -97,8 +97,8 @@ class LasConfig(Frozen):
     )
     preemption: Preemption = "requeue"
     promote_knob: float | None = Field(
-        8.0, description="PROMOTEKNOB: a job waiting longer than this x its last run goes back to the top queue "
-        "(null: never)"
+        8.0, description="PROMOTEKNOB: a job in a lower queue whose wait since its last promotion reaches this x "
+        "its run since then goes back to the top queue (null: never)"
     )
 
     @model_validator(mode="after")

@@ -95,6 +95,24 @@ def test_las_starvation_promotion():
     }
 
 
+def test_las_starvation_clocks_count_since_the_promotion():
+    # Tiresias' rule (its authors' simulator): the wait since the last promotion >= knob x the run
+    # since it, each summed over segments; not "the last wait >= knob x the last run". Two
+    # 1-GPU nodes, threshold 6 GPU-s, PROMOTEKNOB 1, suspend (Tiresias keeps progress). A (2
+    # GPUs, 30 s) at 0: Q2 at 3. t=4 B (1 GPU, 1 s) preempts it (A has done 4 s). B 4-5; A
+    # again 5-6 (it waited 1 s) until C (1 GPU, 5 s) preempts it at 6 (5 s done). A has run
+    # 4 + 1 = 5 s and waited 1 s: due at 6 + 5 - 1 = 10 (the last-run reading: 6 + 1 = 7). C
+    # runs 6-10 (4 GPU-s: Q1). t=10: A is promoted (service from zero) and, submitted first,
+    # preempts C (4 s done). A reaches 6 GPU-s at 13 (8 s done): Q2, and C preempts it (A's
+    # next promotion would be due at 13 + 3 = 16). C 13-14 ends (5 GPU-s: Q1 throughout). A
+    # 14-36 (22 s left); its promotion at 16 is void. (Suspended runs resume: no restarts, no loss.)
+    jobs = [spec("A", 0, 2, 30), spec("B", 4, 1, 1), spec("C", 6, 1, 5)]
+    policy = {**las([6], knob=1), "preemption": "suspend"}
+    engine, r = run(scenario(nodes=2, policy=policy), jobs)
+    assert table(r) == {"A": (0.0, 36.0, 0, 0.0), "B": (4.0, 5.0, 0, 0.0), "C": (6.0, 14.0, 0, 0.0)}
+    assert engine.policy.promotions == 1
+
+
 def test_las_three_queues():
     # one GPU, thresholds 2 and 6 GPU-s. A (10 s) at 0: Q2 at 2, Q3 at 6. B (5 s) at 1 waits
     # (A is in Q1, first). t=2: A in Q2, B in Q1 preempts (A loses 2 s). B reaches 2 at 4: Q2;
