@@ -16,6 +16,7 @@ job counts the bytes per extra job are printed too.
     python benchmarks/bench_core.py --nodes 500 12500 --jobs 1000000   # cost per job vs cluster size
     python benchmarks/bench_core.py --teams 4 --policies fairshare     # jobs of 4 teams (tenancy)
     python benchmarks/bench_core.py --policies las --suspend           # preempted jobs keep their work
+    python benchmarks/bench_core.py --policies las --no-promotion      # las without starvation promotion
 
 With several ``--nodes``, each size gets the same offered load (the arrival rate scales with the
 GPUs) and the same job count (so a bigger cluster covers a shorter horizon): the cost per job
@@ -40,8 +41,19 @@ GPUS = NODES * 8  # the default cluster's GPUs (bench_scale's trace)
 LOAD = 0.8
 
 
+def policy_dict(policy: str, suspend: bool, promote: bool):
+    """The scheduler's policy: its name alone, or with ``preemption: suspend`` and, for las,
+    ``promote_knob: null``."""
+    out: dict = {"kind": policy}
+    if suspend:
+        out["preemption"] = "suspend"
+    if not promote:
+        out["promote_knob"] = None
+    return out if len(out) > 1 else policy
+
+
 def scenario_dict(jobs: int, policy: str, failures: bool, types: bool = False, load: float = LOAD,
-                  nodes: int = NODES, teams: int = 0, suspend: bool = False) -> dict:
+                  nodes: int = NODES, teams: int = 0, suspend: bool = False, promote: bool = True) -> dict:
     z90 = 1.2815515655446004
     sigma = math.log(P90_S / MEDIAN_S) / z90
     mean_d = MEDIAN_S * math.exp(sigma**2 / 2)
@@ -52,7 +64,7 @@ def scenario_dict(jobs: int, policy: str, failures: bool, types: bool = False, l
         "name": "bench",
         "horizon": horizon,
         "cluster": {"nodes": nodes, "gpus_per_node": 8},
-        "scheduler": {"policy": {"kind": policy, "preemption": "suspend"} if suspend else policy},
+        "scheduler": {"policy": policy_dict(policy, suspend, promote)},
         "workload": {
             "classes": [
                 {
@@ -105,7 +117,8 @@ def peak_kb() -> int:
 
 
 def one_case(jobs: int, policy: str, failures: bool, types: bool = False, load: float = LOAD,
-             nodes: int = NODES, teams: int = 0, suspend: bool = False, lean: bool = False) -> dict:
+             nodes: int = NODES, teams: int = 0, suspend: bool = False, lean: bool = False,
+             promote: bool = True) -> dict:
     import time
 
     import pandas  # noqa: F401  the result tables' libraries: a fixed cost, so in the baseline
@@ -115,7 +128,7 @@ def one_case(jobs: int, policy: str, failures: bool, types: bool = False, load: 
     from clustersim.engine.core import Engine
     from clustersim.rng import Streams
 
-    scenario = scenario_from_dict(scenario_dict(jobs, policy, failures, types, load, nodes, teams, suspend))
+    scenario = scenario_from_dict(scenario_dict(jobs, policy, failures, types, load, nodes, teams, suspend, promote))
     base_kb = peak_kb()
     t0 = time.perf_counter()
     engine = Engine(scenario, Streams(0))
@@ -176,13 +189,18 @@ def main() -> None:
                         help="split the jobs over this many teams (needed by --policies fairshare)")
     parser.add_argument("--suspend", action="store_true",
                         help="srtf/las: preempted jobs keep all their work (Tiresias' own rule; default: requeue)")
+    parser.add_argument("--no-promotion", action="store_true",
+                        help="las: no starvation promotion (promote_knob: null), to tell the promotions' own "
+                        "events from the policy's cost")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
-        jobs, policy, failures, types, load, nodes, teams, suspend, lean = args.case.split(":")
+        jobs, policy, failures, types, load, nodes, teams, suspend, lean, promote = args.case.split(":")
         print(json.dumps(one_case(int(jobs), policy, failures == "1", types == "1", float(load), int(nodes), int(teams),
-                                  suspend == "1", lean == "1")))
+                                  suspend == "1", lean == "1", promote == "1")))
         return
+    if args.no_promotion and args.policies != ["las"]:
+        parser.error("--no-promotion is a las setting: add --policies las")
     if "fairshare" in args.policies and not args.teams:
         parser.error("the fairshare policy orders jobs by team: add --teams N")
     rows = []
@@ -191,7 +209,7 @@ def main() -> None:
         for nodes in args.nodes:
             for jobs in args.jobs:
                 case = (f"{jobs}:{policy}:{int(args.failures)}:{int(args.types)}:{args.load}:{nodes}:{args.teams}:"
-                        f"{int(args.suspend)}:{int(len(args.nodes) > 1)}")
+                        f"{int(args.suspend)}:{int(len(args.nodes) > 1)}:{int(not args.no_promotion)}")
                 out = subprocess.run([sys.executable, __file__, "--case", case], check=True, capture_output=True, text=True)
                 r = json.loads(out.stdout.strip().splitlines()[-1])
                 r["asked"] = jobs
