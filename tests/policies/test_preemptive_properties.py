@@ -84,3 +84,20 @@ def test_no_failures_everything_ends_and_adds_up(policy, jobs):
     conserved(r, len(jobs))
     assert (r.jobs["state"] == "finished").all()  # a long horizon: no livelock, nothing starves
     gpu_seconds_add_up(r)
+
+
+@SETTINGS
+@given(jobs=workloads(per=2, nodes=3), knob=st.sampled_from([0.25, 1.0, 8.0]), requeue=st.booleans())
+def test_las_promotions_are_bounded_by_service(jobs, knob, requeue):
+    # Tiresias' starvation rule promotes only a job in a lower queue, i.e. one that attained a
+    # whole first threshold since its last promotion (which resets its service): so the
+    # promotions can never outnumber the GPU-seconds held / that threshold, however long jobs wait
+    threshold = 40.0
+    policy = {"kind": "las", "thresholds": [threshold, 300], "promote_knob": knob}
+    if not requeue:
+        policy["preemption"] = "suspend"
+    sc = scenario(nodes=3, gpus_per_node=2, policy=policy, horizon=20_000.0, classes=[silent("a")])
+    engine, r = run(sc, jobs)
+    conserved(r, len(jobs))
+    held = float(np.sum(r.jobs["num_gpus"] * (r.jobs["useful_s"] + r.jobs["lost_s"] + r.jobs["overhead_s"])))
+    assert engine.policy.promotions <= held / threshold + 1e-9
